@@ -1,0 +1,277 @@
+"""Inspection: parameter counts, multiply-adds, receptive field, conv arithmetic.
+
+``summary(model)`` walks the layer graph once and returns a :class:`Report`;
+``str(report)`` is a table. FLOPs are ``2 x multiply-adds`` of one forward pass
+at batch 1, counting convolutions and Dense layers (the layers that hold
+nearly all the arithmetic; batch norm, activations, pooling and additions
+are omitted, as in the papers' figures).
+
+Example:
+    >>> import zoo
+    >>> report = zoo.summary(zoo.create_model("vgg16"))
+    >>> round(report.macs / 1e9, 1)
+    15.5
+    >>> zoo.conv_output_size(227, kernel=11, padding=0, stride=4)
+    55
+"""
+
+import dataclasses
+import math
+
+import keras
+
+
+def conv_output_size(size, kernel, padding=0, stride=1, dilation=1):
+    """Output size of a convolution or pooling window: ``(W - F + 2P) / S + 1``.
+
+    ``padding`` is a number of pixels added on each side, or Keras's "valid"
+    (0) or "same" (output = ceil(W / S)). A stride that does not fit the
+    input raises ValueError instead of silently dropping pixels.
+
+    Example:
+        >>> conv_output_size(32, kernel=5, padding=2, stride=1)
+        32
+        >>> conv_output_size(7, kernel=3, padding=0, stride=2)
+        3
+    """
+    for arg, value in (("size", size), ("kernel", kernel), ("stride", stride), ("dilation", dilation)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"`{arg}` must be a positive integer. Received: {arg}={value!r}")
+    effective = (kernel - 1) * dilation + 1
+    if padding == "same":
+        return math.ceil(size / stride)
+    if padding == "valid":
+        padding = 0
+    if not isinstance(padding, int) or padding < 0:
+        raise ValueError(f"`padding` must be a non-negative integer, 'valid' or 'same'. Received: padding={padding!r}")
+    span = size - effective + 2 * padding
+    if span < 0:
+        raise ValueError(
+            f"The kernel ({effective}) is larger than the padded input ({size} + 2*{padding}). "
+            f"Received: size={size}, kernel={kernel}, padding={padding}"
+        )
+    if span % stride:
+        raise ValueError(
+            f"Stride {stride} does not fit: (W - F + 2P) = ({size} - {effective} + 2*{padding}) = {span} "
+            f"is not divisible by {stride}. Change the padding or the stride. "
+            f"Received: size={size}, kernel={kernel}, padding={padding}, stride={stride}"
+        )
+    return span // stride + 1
+
+
+def conv_params(kernel, in_channels, filters, bias=True):
+    """Parameters of a convolution: ``N_F * F_W * F_H * X_D + N_F`` (the last term only with a bias).
+
+    Example:
+        >>> conv_params(3, in_channels=1, filters=32)
+        320
+    """
+    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+    return filters * kh * kw * in_channels + (filters if bias else 0)
+
+
+@dataclasses.dataclass
+class LayerRow:
+    """One layer of a :class:`Report`."""
+
+    name: str
+    type: str
+    output_shape: tuple
+    params: int
+    trainable: bool
+    macs: int
+    receptive_field: int = None
+    effective_stride: int = None
+
+
+@dataclasses.dataclass
+class Report:
+    """What :func:`summary` measured. ``str(report)`` is a readable table."""
+
+    name: str
+    input_shape: tuple
+    rows: list
+    total_params: int
+    trainable_params: int
+    non_trainable_params: int
+    macs: int
+    receptive_field: int = None
+    effective_stride: int = None
+
+    @property
+    def flops(self):
+        """Floating-point operations of one forward pass at batch 1 (2 per multiply-add)."""
+        return 2 * self.macs
+
+    def __str__(self):
+        header = ("Layer", "Type", "Output shape", "Params", "Train", "MACs", "RF")
+        body = [
+            (r.name, r.type, str(r.output_shape), f"{r.params:,}", "yes" if r.trainable else "no",
+             _si(r.macs) if r.macs else "", "" if r.receptive_field is None else str(r.receptive_field))
+            for r in self.rows
+        ]
+        widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+        line = lambda row: "  ".join(c.ljust(w) if i < 3 else c.rjust(w)  # noqa: E731
+                                     for i, (c, w) in enumerate(zip(row, widths)))
+        rule = "-" * len(line(header))
+        rf = ""
+        if self.receptive_field is not None:
+            rf = (f"\nReceptive field of the last feature map: {self.receptive_field} px, "
+                  f"effective stride {self.effective_stride}")
+        return "\n".join([
+            f"Model: {self.name}   input {self.input_shape}", rule, line(header), rule,
+            *map(line, body), rule,
+            f"Total params: {self.total_params:,}   Trainable: {self.trainable_params:,}   "
+            f"Non-trainable: {self.non_trainable_params:,}",
+            f"Multiply-adds: {_si(self.macs)}   FLOPs (2 x MACs, batch 1): {_si(self.flops)}{rf}",
+        ])
+
+
+def _si(n):
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.2f}{unit}"
+    return str(int(n))
+
+
+def _size(weights):
+    return int(sum(math.prod(w.shape) for w in weights))
+
+
+def _shape(tensor):
+    return tuple(1 if d is None else d for d in tensor.shape[1:])
+
+
+def _macs(layer, in_shape, out_shape):
+    """Multiply-adds of one call of ``layer`` at batch 1 (channels-last shapes)."""
+    out_pixels = math.prod(out_shape[:-1]) if len(out_shape) > 1 else 1
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        return out_pixels * out_shape[-1] * math.prod(layer.kernel_size)
+    if isinstance(layer, keras.layers.SeparableConv2D):
+        depthwise = out_pixels * in_shape[-1] * layer.depth_multiplier * math.prod(layer.kernel_size)
+        return depthwise + out_pixels * in_shape[-1] * layer.depth_multiplier * out_shape[-1]
+    if isinstance(layer, keras.layers.Conv2DTranspose):
+        return math.prod(in_shape) * math.prod(layer.kernel_size) * out_shape[-1]
+    if isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)):
+        per_output = math.prod(layer.kernel_size) * in_shape[-1] // layer.groups
+        return out_pixels * out_shape[-1] * per_output
+    if isinstance(layer, keras.layers.Dense):
+        return math.prod(in_shape) * layer.units
+    return 0
+
+
+def _window(layer):
+    """(kernel, stride, dilation) along height for layers that move the receptive field."""
+    if isinstance(layer, keras.layers.ZeroPadding2D):
+        return None
+    kernel = getattr(layer, "kernel_size", None) or getattr(layer, "pool_size", None)
+    if kernel is None:
+        return None
+    dilation = getattr(layer, "dilation_rate", (1,))
+    return kernel[0], layer.strides[0] if layer.strides else kernel[0], dilation[0]
+
+
+def _graph_nodes(model):
+    """The call nodes of ``model``'s own graph, inputs first.
+
+    A layer's ``_inbound_nodes`` also holds calls from other graphs (a
+    Sequential model re-traces on every ``add``; a layer may be shared), so
+    the walk follows the model's graph, not the layers.
+    """
+    graph = getattr(model, "_functional", None) or model  # a Sequential keeps its graph there
+    by_depth = getattr(graph, "_nodes_by_depth", None)
+    if by_depth is None:
+        raise ValueError(f"summary() needs a functional or Sequential model with an Input. Received: {model.name!r}")
+    return [node for depth in sorted(by_depth, reverse=True) for node in by_depth[depth]]
+
+
+def _walk(model, rows, fields, seen):
+    """Append one row per layer call; ``fields`` maps tensor id -> (receptive field, jump)."""
+    for node in _graph_nodes(model):
+        layer, ins, outs = node.operation, node.input_tensors, node.output_tensors
+        rf, jump = max((fields.get(id(t), (1, 1)) for t in ins), default=(1, 1))
+        if isinstance(layer, keras.layers.InputLayer) or not outs:
+            for t in outs:
+                fields.setdefault(id(t), (1, 1))
+            continue
+        if isinstance(layer, keras.Model):  # a nested model (e.g. a backbone under a head): walk inside
+            inner = len(rows)
+            inner_fields = {id(t): (rf, jump) for t in layer.inputs}
+            _walk(layer, rows, inner_fields, seen)
+            for r in rows[inner:]:
+                r.name = f"{layer.name}/{r.name}"
+            rf, jump = max((inner_fields.get(id(t), (rf, jump)) for t in layer.outputs), default=(rf, jump))
+            for t in outs:
+                fields[id(t)] = (rf, jump)
+            continue
+        window = _window(layer)
+        if window is not None:
+            k, s, d = window
+            rf, jump = rf + (k - 1) * d * jump, jump * s
+        for t in outs:
+            fields[id(t)] = (rf, jump)
+        out = outs[0]
+        spatial = len(out.shape) == 4
+        rows.append(LayerRow(
+            name=layer.name,
+            type=type(layer).__name__,
+            output_shape=tuple(out.shape),
+            params=0 if id(layer) in seen else _size(layer.weights),
+            trainable=bool(layer.trainable_weights),
+            macs=_macs(layer, _shape(ins[0]), _shape(out)) if ins else 0,
+            receptive_field=rf if spatial else None,
+            effective_stride=jump if spatial else None,
+        ))
+        seen.add(id(layer))
+
+
+def summary(model, input_shape=None):
+    """Inspect ``model`` (a Keras model or a registered name) and return a :class:`Report`.
+
+    ``input_shape`` (H, W, C) builds a registered model at that size; for a
+    model object, it rebuilds a copy on a new input (for models built with
+    variable height and width, whose multiply-adds depend on the size).
+
+    Example:
+        >>> report = summary("resnet50")
+        >>> round(report.macs / 1e9, 2)
+        3.86
+        >>> print(report)   # doctest: +SKIP
+    """
+    if isinstance(model, str):
+        from zoo.registry import create_model
+        model = create_model(model, **({"input_shape": tuple(input_shape)} if input_shape else {}))
+    elif input_shape is not None:
+        model = keras.models.clone_model(model, input_tensors=keras.Input(tuple(input_shape)))
+    if not model.built or not getattr(model, "inputs", None):
+        raise ValueError(
+            "summary() needs a model with a known input; build it with an Input or pass input_shape. "
+            f"Received: model={model.name!r}"
+        )
+    rows = []
+    _walk(model, rows, {}, set())
+    trainable = _size(model.trainable_weights)
+    total = _size(model.weights)
+    spatial = [r for r in rows if r.receptive_field is not None]
+    return Report(
+        name=model.name,
+        input_shape=tuple(model.inputs[0].shape[1:]),
+        rows=rows,
+        total_params=total,
+        trainable_params=trainable,
+        non_trainable_params=total - trainable,
+        macs=sum(r.macs for r in rows),
+        receptive_field=spatial[-1].receptive_field if spatial else None,
+        effective_stride=spatial[-1].effective_stride if spatial else None,
+    )
+
+
+def receptive_field(model):
+    """(receptive field in pixels, effective stride) of the model's last spatial feature map.
+
+    Example:
+        >>> receptive_field(zoo.create_model("vgg16", include_top=False))
+        (212, 32)
+    """
+    report = summary(model)
+    return report.receptive_field, report.effective_stride
