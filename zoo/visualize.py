@@ -5,10 +5,7 @@ Example:
     >>> fig = plot_history(model.fit(x, y, validation_split=0.2, epochs=3), path="curves.png")
 """
 
-import matplotlib
-
-matplotlib.use("Agg") if matplotlib.get_backend().lower() in ("", "agg") else None
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 
 def _history_dict(history):
