@@ -1,0 +1,150 @@
+"""Affine geometry shared by Augment and KeypointAugment, in keras.ops only (TF, JAX, XLA).
+
+Conventions. Coordinates are (x, y) = (column, row) in pixels, with the centre of
+pixel (i, j) at x = j, y = i (as matplotlib's imshow draws it); the image centre
+is c = ((W - 1) / 2, (H - 1) / 2), as in ImageDataGenerator. One transform per
+image is a 2x2 matrix M = R(theta) . Shear . Zoom . Flip, given as four (N,)
+tensors (m00, m01, m10, m11), and a shift d (content moves by d pixels):
+
+    output pixel q samples the input at   p = c + M (q - c - d)      (images)
+    input point p moves to                q = c + d + M^-1 (p - c)   (keypoints)
+
+Zoom factors above 1 make the sampled area larger, i.e. zoom out, as in
+ImageDataGenerator. Sampling is bilinear by gathers (keras.ops.take) from the
+flattened batch: XLA compiles gathers on every device, unlike TensorFlow's
+ImageProjectiveTransform. At integer sample positions the result is exact.
+
+Example:
+    >>> m = affine_matrix(theta=ops.zeros(2), shear=ops.zeros(2), zx=ops.ones(2), zy=ops.ones(2),
+    ...                   flip_h=ops.ones(2), flip_v=ops.zeros(2))    # doctest: +SKIP
+    >>> mirrored = transform_images(images, m, ops.zeros((2, 2)))     # doctest: +SKIP
+"""
+
+from keras import ops
+
+FILL_MODES = ("nearest", "constant", "reflect", "wrap")
+# Kaggle facial keypoints: left/right point pairs over the 15 points (from the
+# column pairs (0,2),(1,3),(4,8),(5,9),(6,10),(7,11),(12,16),(13,17),(14,18),(15,19),(22,24),(23,25)).
+KAGGLE_FLIP_PAIRS = ((0, 1), (2, 4), (3, 5), (6, 8), (7, 9), (11, 12))
+
+
+def affine_matrix(theta, shear, zx, zy, flip_h, flip_v):
+    """Per-image sampling matrix M = R(theta) . Shear(shear) . Zoom(zx, zy) . Flip as (m00, m01, m10, m11).
+
+    Angles in radians, flips as 0/1 floats; every argument is an (N,) tensor.
+    Rotation and shear follow ImageDataGenerator's matrices.
+
+    Example:
+        >>> z = ops.zeros(1); o = ops.ones(1)
+        >>> [float(v[0]) for v in affine_matrix(z, z, o, o, o, z)]
+        [-1.0, 0.0, 0.0, 1.0]
+    """
+    cos, sin = ops.cos(theta), ops.sin(theta)
+    sh_sin, sh_cos = ops.sin(shear), ops.cos(shear)
+    fx, fy = 1.0 - 2.0 * flip_h, 1.0 - 2.0 * flip_v
+    # R . Sh = [[cos, -cos*sh_sin - sin*sh_cos], [sin, -sin*sh_sin + cos*sh_cos]]
+    a, b = cos, -cos * sh_sin - sin * sh_cos
+    c, d = sin, -sin * sh_sin + cos * sh_cos
+    # . Zoom . Flip scales the columns.
+    return a * zx * fx, b * zy * fy, c * zx * fx, d * zy * fy
+
+
+def _index(i, n, fill_mode):
+    """Map integer sample positions into [0, n) by the fill mode -> (index, valid or None)."""
+    if fill_mode == "nearest":
+        return ops.clip(i, 0, n - 1), None
+    if fill_mode == "wrap":
+        return ops.mod(i, n), None
+    if fill_mode == "reflect":  # d c b a | a b c d | d c b a, as scipy.ndimage's 'reflect'
+        m = ops.mod(i, 2 * n)
+        return ops.where(m >= n, 2 * n - 1 - m, m), None
+    valid = ops.logical_and(i >= 0, i < n)  # constant: outside samples read cval
+    return ops.clip(i, 0, n - 1), valid
+
+
+def sample_bilinear(images, x, y, fill_mode="nearest", cval=0.0):
+    """Bilinear samples of ``images`` (N, H, W, C) at float positions x, y (N, H', W') -> (N, H', W', C).
+
+    Example:
+        >>> out = sample_bilinear(images, xs, ys, fill_mode="reflect")   # doctest: +SKIP
+    """
+    if fill_mode not in FILL_MODES:
+        raise ValueError(f"fill_mode must be one of {FILL_MODES}. Received: fill_mode={fill_mode!r}.")
+    shape = ops.shape(images)
+    n, h, w, ch = shape[0], shape[1], shape[2], shape[3]
+    out_h, out_w = ops.shape(x)[1], ops.shape(x)[2]
+    flat = ops.reshape(images, (-1, ch))
+    base = ops.reshape(ops.arange(n, dtype="int32") * (h * w), (-1, 1, 1))
+    x0f, y0f = ops.floor(x), ops.floor(y)
+    wx, wy = ops.expand_dims(x - x0f, -1), ops.expand_dims(y - y0f, -1)
+    x0, y0 = ops.cast(x0f, "int32"), ops.cast(y0f, "int32")
+
+    def corner(yi, xi):
+        iy, vy = _index(yi, h, fill_mode)
+        ix, vx = _index(xi, w, fill_mode)
+        values = ops.take(flat, ops.reshape(base + iy * w + ix, (-1,)), axis=0)
+        values = ops.reshape(values, (-1, out_h, out_w, ch))
+        if vy is not None:
+            valid = ops.expand_dims(ops.logical_and(vy, vx), -1)
+            values = ops.where(valid, values, ops.cast(cval, values.dtype))
+        return values
+
+    top = corner(y0, x0) * (1.0 - wx) + corner(y0, x0 + 1) * wx
+    bottom = corner(y0 + 1, x0) * (1.0 - wx) + corner(y0 + 1, x0 + 1) * wx
+    return top * (1.0 - wy) + bottom * wy
+
+
+def transform_images(images, matrix, shift, fill_mode="nearest", cval=0.0):
+    """Warp a float batch (N, H, W, C) by per-image ``matrix`` (4-tuple of (N,)) and ``shift`` (N, 2).
+
+    Example:
+        >>> z = ops.zeros(4); o = ops.ones(4)
+        >>> moved = transform_images(images, affine_matrix(z, z, o, o, z, z),
+        ...                          ops.convert_to_tensor([[3.0, 0.0]] * 4))   # doctest: +SKIP
+    """
+    shape = ops.shape(images)
+    h, w = shape[1], shape[2]
+    cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
+    m00, m01, m10, m11 = (ops.reshape(m, (-1, 1, 1)) for m in matrix)
+    dx, dy = ops.reshape(shift[:, 0], (-1, 1, 1)), ops.reshape(shift[:, 1], (-1, 1, 1))
+    u = ops.reshape(ops.arange(w, dtype=images.dtype), (1, 1, -1)) - cx - dx  # (N, 1, W)
+    v = ops.reshape(ops.arange(h, dtype=images.dtype), (1, -1, 1)) - cy - dy  # (N, H, 1)
+    x = cx + m00 * u + m01 * v
+    y = cy + m10 * u + m11 * v
+    return sample_bilinear(images, x, y, fill_mode, cval)
+
+
+def transform_points(points, matrix, shift, height, width):
+    """Move pixel points (N, K, 2) as ``transform_images`` moves the content under them.
+
+    Points that land outside the frame (beyond half a pixel past the edge pixels)
+    become NaN; NaN points stay NaN.
+
+    Example:
+        >>> q = transform_points(p, affine_matrix(z, z, o, o, o, z), ops.zeros((1, 2)), 96, 96)  # doctest: +SKIP
+    """
+    cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
+    m00, m01, m10, m11 = (ops.expand_dims(m, -1) for m in matrix)
+    det = m00 * m11 - m01 * m10
+    px, py = points[..., 0] - cx, points[..., 1] - cy
+    qx = cx + ops.expand_dims(shift[:, 0], -1) + (m11 * px - m01 * py) / det
+    qy = cy + ops.expand_dims(shift[:, 1], -1) + (-m10 * px + m00 * py) / det
+    inside = (qx >= -0.5) & (qx <= width - 0.5) & (qy >= -0.5) & (qy <= height - 0.5)
+    nan = ops.cast(float("nan"), qx.dtype)
+    return ops.stack([ops.where(inside, qx, nan), ops.where(inside, qy, nan)], axis=-1)
+
+
+def flip_permutation(flip_pairs, n_points):
+    """Point order after a mirror: each (left, right) pair swapped -> list of n_points indices.
+
+    Example:
+        >>> flip_permutation(((0, 1),), 3)
+        [1, 0, 2]
+    """
+    perm = list(range(n_points))
+    for a, b in flip_pairs:
+        if not (0 <= a < n_points and 0 <= b < n_points) or a == b:
+            raise ValueError(f"flip_pairs must pair distinct point indices in [0, {n_points}). "
+                             f"Received pair ({a}, {b}).")
+        perm[a], perm[b] = b, a
+    return perm
