@@ -1,0 +1,238 @@
+"""CIFAR-10 from its real file formats, with the same return values as keras.datasets.
+
+Sources, in the order ``load`` tries them:
+
+* ``data_dir`` given: a ``cifar-10-batches-py`` folder, the ``cifar-10-python.tar.gz``
+  archive, or the binary version (``cifar-10-batches-bin`` folder or its
+  ``cifar-10-binary.tar.gz``), or a folder holding any of these.
+* ``data_dir=None``: the python version is downloaded once into the Keras cache
+  (``~/.keras/datasets``) and checked against its published sha256.
+* ``source="tfds"``: TensorFlow Datasets' ``cifar10``.
+
+Batches of the python version are Python 2 pickles. Unpickling runs code named in
+the file, so they are read with a restricted unpickler that only rebuilds numpy
+arrays; anything else is refused before it runs.
+
+Example:
+    >>> (x_train, y_train), (x_test, y_test) = cifar10.load("~/data/cifar")  # doctest: +SKIP
+    >>> x_train.shape, y_train.shape, class_names[y_train[0]]               # doctest: +SKIP
+    ((50000, 32, 32, 3), (50000,), 'frog')
+"""
+
+import io
+import os
+import pickle
+import tarfile
+
+import numpy as np
+
+ORIGIN = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
+ARCHIVE = "cifar-10-python.tar.gz"
+BINARY_ARCHIVE = "cifar-10-binary.tar.gz"
+class_names = ("airplane", "automobile", "bird", "cat", "deer",
+               "dog", "frog", "horse", "ship", "truck")
+TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+TEST_BATCH = "test_batch"
+_RECORD = 1 + 32 * 32 * 3  # binary version: one label byte, then the 3072 pixel bytes
+
+# The only globals a CIFAR batch names: the three pieces numpy uses to rebuild an
+# array. numpy 2 renamed numpy.core to numpy._core; the original files (numpy 1)
+# name the old module, so both spellings are allowed.
+_ALLOWED_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+}
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler that can build dicts, lists, bytes and numpy arrays, and nothing else."""
+
+    def find_class(self, module, name):
+        if (module, name) not in _ALLOWED_GLOBALS:
+            allowed = ", ".join(sorted(f"{m}.{n}" for m, n in _ALLOWED_GLOBALS))
+            raise pickle.UnpicklingError(
+                f"Refusing to load {module}.{name} from a CIFAR batch: a CIFAR-10 file only "
+                f"holds numpy arrays, so this file is not one (and may be hostile). "
+                f"Allowed: {allowed}.")
+        if module == "numpy.core.multiarray":
+            module = "numpy._core.multiarray" if hasattr(np, "_core") else module
+        return super().find_class(module, name)
+
+
+def unpickle(data):
+    """Safely read one CIFAR python-version batch from its bytes.
+
+    Returns the dict with bytes keys (``b"data"``, ``b"labels"``, ...), as the
+    original Python 2 pickle holds it.
+
+    Example:
+        >>> batch = unpickle(open("cifar-10-batches-py/data_batch_1", "rb").read())  # doctest: +SKIP
+        >>> batch[b"data"].shape                                                     # doctest: +SKIP
+        (10000, 3072)
+    """
+    obj = _RestrictedUnpickler(io.BytesIO(data), encoding="bytes").load()
+    if not isinstance(obj, dict) or b"data" not in obj or b"labels" not in obj:
+        kind = type(obj).__name__
+        keys = sorted(obj) if isinstance(obj, dict) else None
+        raise ValueError(f"Not a CIFAR-10 batch: expected a dict with b'data' and b'labels'. "
+                         f"Received: a {kind} with keys {keys}.")
+    return obj
+
+
+def _rows_to_images(rows):
+    """(N, 3072) rows of 1024 R, 1024 G, 1024 B values -> (N, 32, 32, 3) uint8."""
+    rows = np.asarray(rows, dtype=np.uint8)
+    if rows.ndim != 2 or rows.shape[1] != 3072:
+        raise ValueError(f"CIFAR-10 rows must have 3072 values (32x32x3). Received shape {rows.shape}.")
+    return rows.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy()
+
+
+def _from_pickles(read):
+    """``read(name) -> bytes`` for the python version -> the keras.datasets tuples."""
+    def one(name):
+        batch = unpickle(read(name))
+        return _rows_to_images(batch[b"data"]), np.asarray(batch[b"labels"], dtype=np.uint8)
+
+    train = [one(name) for name in TRAIN_BATCHES]
+    x_test, y_test = one(TEST_BATCH)
+    x_train = np.concatenate([x for x, _ in train])
+    y_train = np.concatenate([y for _, y in train])
+    return (x_train, y_train), (x_test, y_test)
+
+
+def _from_binary(read):
+    """``read(name) -> bytes`` for the binary version -> the keras.datasets tuples."""
+    def one(name):
+        raw = np.frombuffer(read(name), dtype=np.uint8)
+        if raw.size % _RECORD:
+            raise ValueError(f"{name}: a binary CIFAR-10 file holds records of {_RECORD} bytes; "
+                             f"received {raw.size} bytes, not a multiple of {_RECORD}.")
+        records = raw.reshape(-1, _RECORD)
+        return _rows_to_images(records[:, 1:]), records[:, 0].copy()
+
+    train = [one(f"data_batch_{i}.bin") for i in range(1, 6)]
+    x_test, y_test = one("test_batch.bin")
+    return ((np.concatenate([x for x, _ in train]), np.concatenate([y for _, y in train])),
+            (x_test, y_test))
+
+
+def _folder_reader(folder):
+    def read(name):
+        with open(os.path.join(folder, name), "rb") as f:
+            return f.read()
+    return read
+
+
+def _load_archive(path):
+    """Read batches straight out of the tar.gz: no extraction, so no path-traversal risk."""
+    with tarfile.open(path, "r:gz") as tar:
+        members = {os.path.basename(m.name): m for m in tar.getmembers() if m.isfile()}
+
+        def read(name):
+            if name not in members:
+                raise FileNotFoundError(f"{path} has no member named {name}; "
+                                        f"it holds {sorted(members)}.")
+            return tar.extractfile(members[name]).read()
+
+        if TEST_BATCH in members:
+            return _from_pickles(read)
+        if "test_batch.bin" in members:
+            return _from_binary(read)
+    raise ValueError(f"{path} holds neither the python nor the binary CIFAR-10 batches. "
+                     f"Members: {sorted(members)}.")
+
+
+def _load_local(data_dir):
+    path = os.path.abspath(os.path.expanduser(os.fspath(data_dir)))
+    if os.path.isfile(path):
+        return _load_archive(path)
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"CIFAR-10 data_dir does not exist. Received: data_dir={data_dir!r}.")
+    candidates = [path, os.path.join(path, "cifar-10-batches-py"),
+                  os.path.join(path, "cifar-10-batches-bin")]
+    for folder in candidates:
+        if os.path.isfile(os.path.join(folder, TEST_BATCH)):
+            return _from_pickles(_folder_reader(folder))
+        if os.path.isfile(os.path.join(folder, "test_batch.bin")):
+            return _from_binary(_folder_reader(folder))
+    for archive in (ARCHIVE, BINARY_ARCHIVE):
+        if os.path.isfile(os.path.join(path, archive)):
+            return _load_archive(os.path.join(path, archive))
+    raise FileNotFoundError(
+        f"No CIFAR-10 files in {path}. Expected one of: cifar-10-batches-py/ (data_batch_1..5, "
+        f"test_batch), cifar-10-batches-bin/ (data_batch_1..5.bin, test_batch.bin), {ARCHIVE} "
+        f"or {BINARY_ARCHIVE}. Received: data_dir={data_dir!r}.")
+
+
+def _load_tfds(data_dir):
+    import tensorflow_datasets as tfds
+
+    train, test = tfds.load("cifar10", split=["train", "test"], batch_size=-1,
+                            as_supervised=True, data_dir=data_dir)
+    to_np = tfds.as_numpy
+    (x_train, y_train), (x_test, y_test) = to_np(train), to_np(test)
+    return ((x_train.astype(np.uint8), y_train.astype(np.uint8)),
+            (x_test.astype(np.uint8), y_test.astype(np.uint8)))
+
+
+def load(data_dir=None, source="files"):
+    """Load CIFAR-10 as ``(x_train, y_train), (x_test, y_test)``.
+
+    Images are uint8 ``(N, 32, 32, 3)``; labels uint8 ``(N,)`` indexing ``class_names``
+    (keras.datasets returns labels shaped ``(N, 1)``; this project uses ``(N,)``).
+
+    Args:
+        data_dir: files you already have (see the module docstring), or None to
+            download the python version into the Keras cache (sha256-checked).
+            With ``source="tfds"`` it is TFDS's data_dir.
+        source: ``"files"`` (default) or ``"tfds"``.
+
+    Example:
+        >>> (x_train, y_train), (x_test, y_test) = load()      # doctest: +SKIP
+        >>> x_test.dtype, y_test[:3], class_names[y_test[0]]   # doctest: +SKIP
+        (dtype('uint8'), array([3, 8, 8], dtype=uint8), 'cat')
+    """
+    if source == "tfds":
+        return _load_tfds(data_dir)
+    if source != "files":
+        raise ValueError(f"source must be 'files' or 'tfds'. Received: source={source!r}.")
+    if data_dir is not None:
+        return _load_local(data_dir)
+    import keras
+
+    path = keras.utils.get_file(fname=ARCHIVE, origin=ORIGIN, file_hash=SHA256, hash_algorithm="sha256")
+    return _load_archive(path)
+
+
+def pipelines(data_dir=None, batch_size=128, augment=None, rescale=None, validation_split=None,
+              seed=1337, source="files"):
+    """CIFAR-10 as ``(train_ds, validation_ds)``: batched tf.data of (float32 images, labels).
+
+    The validation set is the official test batch, or with ``validation_split`` a
+    seeded slice of the training batches. ``augment`` is an ``Augment`` layer (or
+    True for flips and 4-pixel shifts, the usual CIFAR recipe), applied to training
+    batches only. ``rescale`` multiplies pixels (e.g. 1/255); default keeps 0-255.
+
+    Example:
+        >>> train, val = pipelines("~/data/cifar", augment=True, rescale=1 / 255)  # doctest: +SKIP
+        >>> model.fit(train, validation_data=val, epochs=10)                     # doctest: +SKIP
+    """
+    from datasets import pipelines as pl
+
+    (x_train, y_train), (x_test, y_test) = load(data_dir, source=source)
+    if validation_split:
+        (x_train, y_train), (x_test, y_test) = pl.split_arrays(x_train, y_train, validation_split, seed)
+    if augment is True:
+        from datasets.augment import Augment
+
+        # IDG semantics: a list is a set of pixel shifts, each used with a random sign.
+        augment = Augment(width_shift_range=[0, 1, 2, 3, 4], height_shift_range=[0, 1, 2, 3, 4],
+                          horizontal_flip=True,
+                          fill_mode="reflect", seed=seed)
+    train = pl.from_arrays(x_train, y_train, batch_size, shuffle=True, augment=augment,
+                           rescale=rescale, seed=seed)
+    val = pl.from_arrays(x_test, y_test, batch_size, shuffle=False, rescale=rescale)
+    return train, val
