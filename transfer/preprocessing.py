@@ -1,0 +1,73 @@
+"""Input preprocessing as a layer of the model, so raw 0-255 images go in.
+
+keras.applications ship ``preprocess_input`` functions that run *outside* the
+model: easy to forget, easy to apply twice. A backbone from
+:func:`transfer.load_backbone` carries the right preprocessing as its first
+layer instead, so it serialises with the model and runs on any backend.
+
+Hand-written (one small layer) because no built-in layer flips RGB to BGR,
+which Keras's "caffe" files need; "tf" and "rescale" could be
+``keras.layers.Rescaling``, but one layer with a ``mode`` keeps every
+backbone's first layer the same kind and its mode readable in the config.
+"""
+
+import keras
+from keras import ops
+
+# Keras's imagenet_utils constants, per mode.
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+TORCH_MEAN = (0.485, 0.456, 0.406)
+TORCH_STD = (0.229, 0.224, 0.225)
+MODES = ("caffe", "tf", "torch", "rescale")
+
+
+@keras.saving.register_keras_serializable(package="transfer")
+class ImagePreprocessing(keras.layers.Layer):
+    """Map raw 0-255 RGB (or grey) pixels to what a network was trained on.
+
+    Modes, as ``keras.applications.imagenet_utils.preprocess_input`` names them:
+
+    - ``"caffe"``: RGB -> BGR, then subtract the ImageNet mean per channel
+      (ResNet v1, VGG); needs 3 channels.
+    - ``"tf"``: scale to [-1, 1] (ResNet v2, MobileNet, Xception, Inception).
+    - ``"torch"``: scale to [0, 1], subtract the ImageNet mean, divide by the
+      std (DenseNet); needs 3 channels.
+    - ``"rescale"``: scale to [0, 1] (the zoo's tutorial and CIFAR networks).
+
+    Example:
+        >>> layer = ImagePreprocessing("tf")
+        >>> float(layer(np.full((1, 2, 2, 3), 255.0))[0, 0, 0, 0])
+        1.0
+    """
+
+    def __init__(self, mode="caffe", **kwargs):
+        super().__init__(**kwargs)
+        if mode not in MODES:
+            raise ValueError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
+        self.mode = mode
+
+    def build(self, input_shape):
+        if self.mode in ("caffe", "torch") and input_shape[-1] != 3:
+            raise ValueError(
+                f"Preprocessing mode {self.mode!r} is defined for 3-channel RGB images. "
+                f"Received: input_shape={tuple(input_shape)!r}"
+            )
+
+    def call(self, x):
+        x = ops.cast(x, self.compute_dtype)
+        if self.mode == "tf":
+            return x / 127.5 - 1.0
+        if self.mode == "rescale":
+            return x / 255.0
+        if self.mode == "torch":
+            mean = ops.convert_to_tensor(TORCH_MEAN, dtype=x.dtype)
+            std = ops.convert_to_tensor(TORCH_STD, dtype=x.dtype)
+            return (x / 255.0 - mean) / std
+        # caffe: reverse the channel axis (RGB -> BGR), then centre on the BGR mean.
+        return ops.flip(x, axis=-1) - ops.convert_to_tensor(CAFFE_MEAN_BGR, dtype=x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
