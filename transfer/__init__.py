@@ -1,7 +1,26 @@
-"""transfer: pretrained backbones, heads, safe freezing, two-phase fine-tuning, feature extraction."""
+"""transfer: pretrained backbones, heads, BatchNorm-safe freezing, two-phase fine-tuning, feature extraction.
 
-from transfer.backbones import KERAS_APPS, available_backbones, load_backbone
+A quick tour:
+
+    >>> import transfer
+    >>> base = transfer.load_backbone("resnet50", weights="imagenet", input_shape=(160, 160, 3))
+    >>> model = transfer.attach_head(base, classes=1, dropout=0.2)            # binary head
+    >>> result = transfer.fine_tune(model, train_ds, val_ds, epochs=(3, 5), unfreeze_from="conv5",
+    ...                             checkpoint_dir="runs/cats")
+    >>> transfer.save_model(model, "cats.keras", class_names=["cat", "dog"])
+
+Run ``python -m transfer demo`` for the whole story offline on real digits.
+"""
+
+from transfer.backbones import KERAS_APPS, available_backbones, load_backbone, spec
+from transfer.checkpoint import ResumableCheckpoint, atomic_save, read_state
+from transfer.features import cache_key, cache_path, extract_features
+from transfer.finetune import FineTuneHistory, fine_tune
+from transfer.freezing import TrainableReport, freeze, trainable_report, unfreeze
 from transfer.groups import find_backbone, layer_groups
+from transfer.heads import attach_head, combine, head_kind
+from transfer.io import load_model, predict_files, save_model
+from transfer.optimizers import DiscriminativeOptimizer, group_multipliers
 from transfer.preprocessing import ImagePreprocessing
 from zoo.weights import WeightsUnavailableError
 

@@ -153,7 +153,7 @@ def load_backbone(name, weights="imagenet", input_shape=None, preprocessing="aut
         base = _keras_base(canonical, x, weights, input_shape)
     # Re-wrap under the canonical name: the name is how layer_groups finds the
     # architecture's table entry, and it survives saving.
-    return keras.Model(inputs, base.outputs, name=canonical)
+    return keras.Model(inputs, base.outputs[0], name=canonical)
 
 
 def _zoo_base(name, x, weights, input_shape):
