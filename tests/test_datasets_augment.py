@@ -148,3 +148,18 @@ def test_inside_tf_data_map(photo):
     assert all(f or np.array_equal(o, photo) for f, o in zip(flips, images)) and 0 < sum(flips) < 10
     one = np.asarray(aug(photo, training=True))  # a single unbatched image works too
     assert one.shape == (64, 64, 3)
+
+
+@pytest.mark.parametrize("mode, scipy_mode", [("nearest", "nearest"), ("reflect", "reflect"),
+                                              ("wrap", "grid-wrap"), ("constant", "grid-constant")])
+def test_bilinear_sampling_matches_scipy_at_random_positions(photo, mode, scipy_mode):
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    img = photo[:20, :24, 0]
+    xs = rng.uniform(-30, 54, (1, 40, 40)).astype("float32")
+    ys = rng.uniform(-30, 50, (1, 40, 40)).astype("float32")
+    xs[0, 0, :4], ys[0, 0, :4] = [24.0, -1.0, 23.5, 3.0], [3.0, 19.0, -0.5, 20.0]  # edge cases
+    ours = np.asarray(geometry.sample_bilinear(img[None, :, :, None], xs, ys, mode, cval=9.0))[0, :, :, 0]
+    ref = ndimage.map_coordinates(img.astype("float64"), [ys[0], xs[0]], order=1, mode=scipy_mode, cval=9.0)
+    np.testing.assert_allclose(ours, ref, atol=1e-2)
