@@ -181,7 +181,7 @@ def _check_args(image_size, batch_size, validation_split):
         raise ValueError(f"validation_split must be in [0, 1). Received: validation_split={validation_split!r}.")
 
 
-def _load_tfds(data_dir, image_size, batch_size, validation_split):
+def _load_tfds(data_dir, image_size, batch_size, validation_split, augment=None):
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
@@ -189,12 +189,14 @@ def _load_tfds(data_dir, image_size, batch_size, validation_split):
     train, val = tfds.load("cats_vs_dogs", split=[f"train[:{cut}%]", f"train[{cut}%:]"],
                            as_supervised=True, data_dir=data_dir)
 
-    def prep(ds):
+    def prep(ds, aug=None):
         ds = ds.map(lambda x, y: (tf.image.resize(x, image_size), tf.cast(y, tf.int32)),
-                    num_parallel_calls=tf.data.AUTOTUNE)
-        return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+                    num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
+        if aug is not None:
+            ds = ds.map(lambda x, y: (aug(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.prefetch(tf.data.AUTOTUNE)
 
-    return prep(train), prep(val), None
+    return prep(train.shuffle(1000), augment), prep(val), None
 
 
 def load(data_dir=None, image_size=(150, 150), batch_size=32, validation_split=0.2, seed=1337,
@@ -225,7 +227,7 @@ def load(data_dir=None, image_size=(150, 150), batch_size=32, validation_split=0
     _check_args(image_size, batch_size, validation_split)
     image_size = tuple(int(s) for s in image_size)
     if source == "tfds":
-        out = _load_tfds(data_dir, image_size, batch_size, validation_split)
+        out = _load_tfds(data_dir, image_size, batch_size, validation_split, augment)
         return out if return_report else out[:2]
     if source != "files":
         raise ValueError(f"source must be 'files' or 'tfds'. Received: source={source!r}.")
