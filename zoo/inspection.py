@@ -21,18 +21,22 @@ import math
 import keras
 
 
-def conv_output_size(size, kernel, padding=0, stride=1, dilation=1):
+def conv_output_size(size, kernel, padding=0, stride=1, dilation=1, strict=True):
     """Output size of a convolution or pooling window: ``(W - F + 2P) / S + 1``.
 
     ``padding`` is a number of pixels added on each side, or Keras's "valid"
-    (0) or "same" (output = ceil(W / S)). A stride that does not fit the
-    input raises ValueError instead of silently dropping pixels.
+    (0) or "same" (output = ceil(W / S)). With ``strict=True`` a stride that
+    does not fit the input raises ValueError instead of silently dropping
+    pixels; ``strict=False`` floors, as the frameworks do (ResNet's stem:
+    224, 7x7, padding 3, stride 2 gives 112 and ignores the last column).
 
     Example:
         >>> conv_output_size(32, kernel=5, padding=2, stride=1)
         32
         >>> conv_output_size(7, kernel=3, padding=0, stride=2)
         3
+        >>> conv_output_size(224, kernel=7, padding=3, stride=2, strict=False)
+        112
     """
     for arg, value in (("size", size), ("kernel", kernel), ("stride", stride), ("dilation", dilation)):
         if not isinstance(value, int) or value < 1:
@@ -50,7 +54,7 @@ def conv_output_size(size, kernel, padding=0, stride=1, dilation=1):
             f"The kernel ({effective}) is larger than the padded input ({size} + 2*{padding}). "
             f"Received: size={size}, kernel={kernel}, padding={padding}"
         )
-    if span % stride:
+    if span % stride and strict:
         raise ValueError(
             f"Stride {stride} does not fit: (W - F + 2P) = ({size} - {effective} + 2*{padding}) = {span} "
             f"is not divisible by {stride}. Change the padding or the stride. "
