@@ -43,6 +43,16 @@ def _known_model():
     return model
 
 
+def _nested_known_model():
+    """The same network with its convolution and pooling inside a nested backbone, as transfer builds."""
+    flat = _known_model()
+    inputs = keras.Input((32, 32, 1))
+    backbone = keras.Model(inputs, flat.get_layer("pool")(flat.get_layer("detect")(inputs)), name="backbone")
+    outer_in = keras.Input((32, 32, 1))
+    x = keras.layers.GlobalAveragePooling2D()(backbone(outer_in))
+    return keras.Model(outer_in, flat.get_layer("scores")(x), name="outer")
+
+
 def _two_squares():
     img = np.full((32, 32, 1), 0.5, "float32")
     img[4:12, 4:12] = 1.0    # bright square, top left: evidence for class 0
@@ -161,6 +171,16 @@ def test_grad_cam_finds_the_evidence(class_index, region):
     assert heat[outside].max() < 0.05  # nothing lights up away from the square
 
 
+def test_grad_cam_inside_a_nested_backbone():
+    model = _nested_known_model()
+    for class_index, (rows, cols) in [(0, (range(4, 12), range(4, 12))), (1, (range(20, 28), range(20, 28)))]:
+        heat = viz.grad_cam(model, _two_squares(), class_index=class_index)  # default: backbone's "pool"
+        row, col = np.unravel_index(np.argmax(heat), heat.shape)
+        assert row in rows and col in cols
+    flat = viz.grad_cam(_known_model(), _two_squares(), class_index=0, layer_name="detect")
+    np.testing.assert_allclose(viz.grad_cam(model, _two_squares(), class_index=0, layer_name="detect"), flat, atol=1e-5)
+
+
 def test_grad_cam_defaults_and_errors(tmp_path):
     model = _known_model()
     image = _two_squares()
@@ -189,8 +209,10 @@ def test_grad_cam_on_jax(run_jax):
         dense.set_weights([np.ones((1, 1), "float32"), np.zeros(1, "float32")])
         img = np.zeros((16, 16, 1), "float32"); img[10:14, 2:6] = 1.0
         heat = grad_cam(model, img, class_index=0)
-        print(keras.backend.backend(), np.unravel_index(np.argmax(heat), heat.shape))
+        outer_in = keras.Input((16, 16, 1))
+        nested = keras.Model(outer_in, model(outer_in))  # the whole network as a nested backbone
+        heat2 = grad_cam(nested, img, class_index=0, layer_name="c")
+        print(keras.backend.backend(), *np.unravel_index(np.argmax(heat), heat.shape), float(abs(heat - heat2).max()))
     """)
-    backend, where = out.split(" ", 1)
-    row, col = eval(where.replace("np.int64", ""))
-    assert backend == "jax" and 10 <= row < 14 and 2 <= col < 6
+    backend, row, col, diff = out.split()
+    assert backend == "jax" and 10 <= int(row) < 14 and 2 <= int(col) < 6 and float(diff) < 1e-5

@@ -4,8 +4,9 @@ in a notebook the figure shows itself, in a script call ``plt.show()`` or pass `
 
 Training: :func:`plot_history`. Data: :func:`plot_augmentation_grid`,
 :func:`plot_keypoints`. Results: :func:`plot_confusion_matrix`. Inside the
-network (from :mod:`zoo.visualize_maps`): :func:`plot_filters`,
-:func:`plot_feature_maps`, :func:`grad_cam`, :func:`plot_grad_cam`.
+network: :func:`plot_filters`, :func:`plot_feature_maps` (from
+:mod:`zoo.visualize_maps`), :func:`grad_cam`, :func:`plot_grad_cam` (from
+:mod:`zoo.visualize_cam`).
 
 Example:
     >>> fig = plot_history(model.fit(x, y, validation_split=0.2, epochs=3), path="curves.png")  # doctest: +SKIP
@@ -14,8 +15,9 @@ Example:
 import matplotlib.pyplot as plt
 import numpy as np
 
+from zoo.visualize_cam import grad_cam, plot_grad_cam  # noqa: F401  (re-exported)
 from zoo.visualize_maps import (  # noqa: F401  (re-exported)
-    _batch, _display, _grid, _save, conv_layer_names, grad_cam, plot_feature_maps, plot_filters, plot_grad_cam,
+    _batch, _display, _grid, _save, conv_layer_names, plot_feature_maps, plot_filters,
 )
 
 __all__ = ["conv_layer_names", "grad_cam", "join_histories", "plot_augmentation_grid", "plot_confusion_matrix",

@@ -1,11 +1,11 @@
-"""Looking inside a CNN: first-layer filters, feature maps, Grad-CAM.
+"""Looking inside a CNN: first-layer filters and feature maps (and the helpers the plots share).
 
 These are re-exported by :mod:`zoo.visualize`; import them from there.
 Every plotting function returns a matplotlib Figure and, given ``path``,
 also saves it as a PNG.
 
 Example:
-    >>> from zoo.visualize import plot_filters, plot_feature_maps, grad_cam
+    >>> from zoo.visualize import plot_filters, plot_feature_maps
     >>> fig = plot_filters(zoo.cnn_mnist())          # doctest: +SKIP
 """
 
@@ -107,6 +107,38 @@ def _inputs(model):
     return model.inputs[0] if len(model.inputs) == 1 else model.inputs
 
 
+def _output_in(graph, layer):
+    """``layer``'s output tensor in ``graph``'s own graph (a shared layer has one per call)."""
+    nodes = layer._inbound_nodes
+    if len(nodes) == 1:
+        return nodes[0].output_tensors[0]
+    for node in nodes:
+        try:
+            keras.Model(_inputs(graph), node.output_tensors[0])
+        except ValueError:  # that call belongs to another model's graph
+            continue
+        return node.output_tensors[0]
+    raise ValueError(f"Layer {layer.name!r} is not called in {graph.name!r}'s graph.")
+
+
+def _outer_call(model, owner):
+    """``(front, output tensor)`` of the call of the nested model ``owner`` in ``model``'s graph.
+
+    ``front`` maps the outer input to what ``owner`` receives (the identity when
+    ``owner`` sits right after the input). Only one level of nesting is handled.
+    """
+    for node in owner._inbound_nodes:
+        entry = node.input_tensors[0]
+        if entry is model.inputs[0]:
+            return (lambda x: x), node.output_tensors[0]
+        try:
+            front = keras.Model(_inputs(model), entry)
+        except ValueError:  # a call of ``owner`` in some other model's graph
+            continue
+        return front, node.output_tensors[0]
+    raise ValueError(f"The nested model {owner.name!r} is not called directly in {model.name!r}'s graph.")
+
+
 def _activation_model(model, layer_name):
     """A model mapping the outer input to ``layer_name``'s output, even inside a nested backbone."""
     layer, owner = _find(model, layer_name)
@@ -116,12 +148,10 @@ def _activation_model(model, layer_name):
             f"Layers with feature maps: {_spatial_layers(model)}"
         )
     if owner is model:
-        return keras.Model(_inputs(model), layer.output)
-    inner = keras.Model(_inputs(owner), layer.output)
-    # the nested model is called once in the outer graph; run the outer layers up to it, then the inner ones
-    outer_in = owner._inbound_nodes[-1].input_tensors[0]
-    front = keras.Model(_inputs(model), outer_in) if outer_in is not model.inputs[0] else None
-    return lambda x: inner(front(x) if front is not None else x)
+        return keras.Model(_inputs(model), _output_in(model, layer))
+    inner = keras.Model(_inputs(owner), _output_in(owner, layer))
+    front, _ = _outer_call(model, owner)
+    return lambda x: inner(front(x))
 
 
 def plot_filters(model_or_layer, max_filters=64, path=None):
@@ -175,114 +205,4 @@ def plot_feature_maps(model, layer_name, image, max_maps=64, path=None):
                                f"{maps.shape[0]}x{maps.shape[1]}")
     for i, ax in enumerate(axes):
         ax.imshow(maps[..., i], cmap="viridis")
-    return _save(fig, path)
-
-
-def _default_cam_layer(model):
-    spatial = _spatial_layers(model)
-    if not spatial:
-        raise ValueError(f"Model {model.name!r} has no layer with a 4-D feature map for Grad-CAM.")
-    return spatial[-1]
-
-
-def _grad_tf(model, layer_name, x, class_index):
-    import tensorflow as tf
-
-    layer, owner = _find(model, layer_name)
-    if owner is not model:
-        raise ValueError(f"Grad-CAM on a layer inside the nested model {owner.name!r} is not supported; "
-                         f"pick a layer of {model.name!r}: {_spatial_layers_top(model)}")
-    grad_model = keras.Model(_inputs(model), [layer.output, model.outputs[0]])
-    with tf.GradientTape() as tape:
-        maps, preds = grad_model(tf.convert_to_tensor(x), training=False)
-        index = int(tf.argmax(preds[0])) if class_index is None else class_index
-        score = preds[:, index]
-    return maps.numpy()[0], tape.gradient(score, maps).numpy()[0], index
-
-
-def _grad_split(model, layer_name, x, class_index):
-    """Other backends: split the graph at the layer and differentiate the head (JAX)."""
-    import jax
-
-    layer, _ = _find(model, layer_name)
-    try:
-        head = keras.Model(layer.output, model.outputs[0])
-    except ValueError as err:
-        raise ValueError(f"On the JAX backend Grad-CAM needs a layer every path to the output passes "
-                         f"through (e.g. the last feature map). Received: layer_name={layer_name!r}") from err
-    maps = keras.ops.convert_to_numpy(keras.Model(_inputs(model), layer.output)(x))
-    preds = keras.ops.convert_to_numpy(head(maps))
-    index = int(np.argmax(preds[0])) if class_index is None else class_index
-    grads = jax.grad(lambda a: head(a, training=False)[0, index])(maps)
-    return maps[0], np.asarray(grads)[0], index
-
-
-def _spatial_layers_top(model):
-    return [layer.name for layer in model.layers if _is_spatial(layer)]
-
-
-def grad_cam(model, image, class_index=None, layer_name=None, upsample=True):
-    """Grad-CAM heatmap: where in ``image`` the evidence for ``class_index`` lies.
-
-    The gradient of the class score with respect to a feature map, averaged
-    over space, weights that map's channels; the ReLU of the weighted sum is
-    the heatmap, scaled to [0, 1]. ``class_index`` defaults to the predicted
-    class, ``layer_name`` to the last layer with a 4-D output. With
-    ``upsample`` the heatmap is resized to the image's height and width.
-    Supported on the TensorFlow backend (any layer, via tf.GradientTape) and
-    on JAX (layers that cut the graph, via jax.grad); others raise.
-
-    Example:
-        >>> heat = grad_cam(model, image)          # doctest: +SKIP
-        >>> heat.shape == image.shape[:2]          # doctest: +SKIP
-        True
-    """
-    x = _batch(image)
-    layer_name = layer_name or _default_cam_layer(model)
-    n_classes = model.outputs[0].shape[-1]
-    if class_index is not None and not (isinstance(class_index, (int, np.integer)) and 0 <= class_index < n_classes):
-        raise ValueError(f"class_index must be an integer in [0, {n_classes}). Received: class_index={class_index!r}")
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        maps, grads, _ = _grad_tf(model, layer_name, x, class_index)
-    elif backend == "jax":
-        maps, grads, _ = _grad_split(model, layer_name, x, class_index)
-    else:
-        raise NotImplementedError(f"grad_cam supports the tensorflow and jax backends. Received: backend={backend!r}")
-    weights = grads.mean(axis=(0, 1))  # one weight per channel
-    cam = np.maximum((maps * weights).sum(axis=-1), 0.0)
-    cam = cam / cam.max() if cam.max() > 0 else cam
-    if upsample:
-        resized = keras.ops.image.resize(cam[None, ..., None].astype("float32"), x.shape[1:3], interpolation="bilinear")
-        cam = np.clip(keras.ops.convert_to_numpy(resized)[0, ..., 0], 0.0, 1.0)
-    return cam
-
-
-def plot_grad_cam(model, image, class_index=None, layer_name=None, class_names=None, alpha=0.45,
-                  display_image=None, path=None):
-    """Two panels: the image, and the Grad-CAM heatmap laid over it.
-
-    ``display_image`` is what to draw under the heatmap when ``image`` is
-    preprocessed beyond recognition (defaults to ``image`` itself).
-
-    Example:
-        >>> fig = plot_grad_cam(model, image, class_names=["cat", "dog"])   # doctest: +SKIP
-        >>> len(fig.axes)                                                   # doctest: +SKIP
-        2
-    """
-    x = _batch(image)
-    preds = keras.ops.convert_to_numpy(model(x, training=False))[0]
-    index = int(np.argmax(preds)) if class_index is None else class_index
-    cam = grad_cam(model, image, index, layer_name)
-    shown = _display(display_image if display_image is not None else x[0])
-    label = class_names[index] if class_names is not None else f"class {index}"
-    fig, axes = plt.subplots(1, 2, figsize=(7, 3.6))
-    axes[0].imshow(shown, cmap="gray" if shown.ndim == 2 else None)
-    axes[0].set_title("image")
-    axes[1].imshow(shown, cmap="gray" if shown.ndim == 2 else None)
-    axes[1].imshow(cam, cmap="jet", alpha=alpha, extent=(-0.5, shown.shape[1] - 0.5, shown.shape[0] - 0.5, -0.5))
-    axes[1].set_title(f"Grad-CAM: {label} (p={preds[index]:.2f})")
-    for ax in axes:
-        ax.axis("off")
-    fig.tight_layout()
     return _save(fig, path)
