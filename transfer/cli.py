@@ -34,9 +34,9 @@ def build_parser():
                                       "curves (PNG), the fine-tuned model and sample images.")
     demo.add_argument("--output", default="transfer_demo", metavar="DIR",
                       help="folder for the curves, checkpoints, model and samples (default: %(default)s)")
-    demo.add_argument("--quick", action="store_true", help="fewer epochs and one seed (for tests, ~20 s)")
-    demo.add_argument("--seeds", type=int, default=2, metavar="N", help="seeds to average over (default: 2)")
-    demo.add_argument("--shots", type=int, default=10, metavar="K",
+    demo.add_argument("--quick", action="store_true", help="fewer epochs and one seed (for tests, ~30 s)")
+    demo.add_argument("--seeds", type=int, default=2, metavar="N", help="seeds to average over (default: %(default)s)")
+    demo.add_argument("--shots", type=int, default=3, metavar="K",
                       help="labelled training images per class of 5-9 (default: %(default)s)")
     demo.add_argument("--backbone", default="cnn_mnist",
                       help="zoo model to pre-train, any accepting 28x28x1 input (default: %(default)s; "

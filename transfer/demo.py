@@ -75,7 +75,7 @@ def one_seed(x, y, weights, backbone_name, shots, seed, epochs, out, log):
     scratch.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
     h_scratch = scratch.fit(xtr, ytr, validation_data=(xva, yva), epochs=epochs * 2, batch_size=16,
                             verbose=verbose, callbacks=[keras.callbacks.EarlyStopping(
-                                patience=8, restore_best_weights=True)])
+                                patience=15, restore_best_weights=True)])
     # 2. Frozen features: run the pretrained base once (cached), train a small head on the vectors.
     keras.utils.set_random_seed(seed)
     base = transfer.load_backbone(backbone_name, weights=weights, input_shape=shape)
@@ -83,8 +83,8 @@ def one_seed(x, y, weights, backbone_name, shots, seed, epochs, out, log):
     ftr, fva, fte = (transfer.extract_features(base, a, pooling="flatten", cache_dir=cache) for a in (xtr, xva, xte))
     head = transfer.attach_head(ftr.shape[1:], 5, dropout=0.3, hidden=HEAD["hidden"])
     head.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    head.fit(ftr, ytr, validation_data=(fva, yva), epochs=epochs * 4, batch_size=16, verbose=0,
-             callbacks=[keras.callbacks.EarlyStopping(patience=10, restore_best_weights=True)])
+    head.fit(ftr, ytr, validation_data=(fva, yva), epochs=epochs * 2, batch_size=16, verbose=0,
+             callbacks=[keras.callbacks.EarlyStopping(patience=15, restore_best_weights=True)])
     frozen_acc = float(np.mean(np.argmax(head.predict(fte, verbose=0), axis=1) == yte))
     # 3. Fine-tune: head on the frozen base, then the whole base unfrozen at a lower rate, each
     #    earlier group 0.3 times slower (discriminative learning rates).
@@ -93,8 +93,8 @@ def one_seed(x, y, weights, backbone_name, shots, seed, epochs, out, log):
                                  dropout=0.3, **HEAD)
     first_group = next(iter(transfer.layer_groups(model)))
     result = transfer.fine_tune(
-        model, (xtr, ytr), (xva, yva), epochs=(epochs, epochs), learning_rate=(1e-3, 2e-4),
-        lr_decay=0.3, unfreeze_from=first_group, patience=5, batch_size=16, verbose=verbose,
+        model, (xtr, ytr), (xva, yva), epochs=(epochs, epochs), learning_rate=(3e-3, 3e-4),
+        lr_decay=0.3, unfreeze_from=first_group, patience=10, batch_size=16, verbose=verbose,
         checkpoint_dir=os.path.join(out, f"checkpoint_seed{seed}"),
         on_phase=(lambda p, d: print(f"  phase {p}: {d}")) if log else None)
     scores = {"from scratch": _accuracy(scratch, xte, yte), "frozen features + head": frozen_acc,
@@ -102,7 +102,7 @@ def one_seed(x, y, weights, backbone_name, shots, seed, epochs, out, log):
     return scores, h_scratch.history, result, model, len(yte)
 
 
-def run(out="transfer_demo", quick=False, seeds=(0, 1), shots=10, backbone="cnn_mnist", log=print):
+def run(out="transfer_demo", quick=False, seeds=(0, 1), shots=3, backbone="cnn_mnist", log=print):
     """Run the whole demo; return a dict of the figures, file paths and seconds taken.
 
     Example:
@@ -114,7 +114,7 @@ def run(out="transfer_demo", quick=False, seeds=(0, 1), shots=10, backbone="cnn_
     os.makedirs(out, exist_ok=True)
     say = log or (lambda *a: None)
     x, y = digits()
-    pre_epochs, epochs = (4, 6) if quick else (8, 12)
+    pre_epochs, epochs = (5, 15) if quick else (8, 30)
     say(f"1/3 pre-training {backbone} on digits 0-4 ({int(np.sum(y < 5))} images, {pre_epochs} epochs)")
     weights, pre_acc, pre_hist = pretrain(x, y, out, backbone, pre_epochs, log)
     say(f"    validation accuracy on 0-4: {pre_acc:.3f}; backbone weights: {weights}")

@@ -1,0 +1,51 @@
+"""The command line: --help, the demo (quick), predict on the demo's own model and samples."""
+
+import os
+import re
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run(*args, timeout=300):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow",
+           "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-m", "transfer", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_help_lists_commands():
+    proc = _run("--help")
+    assert proc.returncode == 0
+    for word in ("demo", "predict", "backbones", "examples:"):
+        assert word in proc.stdout
+
+
+def test_demo_quick_then_predict(tmp_path):
+    out = tmp_path / "demo"
+    proc = _run("demo", "--quick", "--quiet", "--output", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = {m: float(v) for m, v in re.findall(r"^(from scratch|frozen features \+ head|fine-tuned \(2 phases\))"
+                                               r"\s+([01]\.\d+)", proc.stdout, re.M)}
+    assert len(rows) == 3 and all(0.5 < v <= 1.0 for v in rows.values()), proc.stdout
+    for name in ("pretrain_curves.png", "scratch_curves.png", "finetune_curves.png", "digits5-9.keras",
+                 "digits5-9.classes.json", "cnn_mnist_digits0-4.weights.h5"):
+        assert os.path.getsize(out / name) > 0, name
+    assert str(out / "finetune_curves.png") in proc.stdout
+    pred = _run("predict", str(out / "digits5-9.keras"), str(out / "samples"), "--top", "2")
+    assert pred.returncode == 0, pred.stderr[-3000:]
+    lines = pred.stdout.strip().splitlines()
+    assert len(lines) == 5
+    correct = 0
+    for line in lines:
+        digit = re.search(r"digit_(\d)\.png", line).group(1)
+        top = re.findall(r"(\d): ([01]\.\d{3})", line)
+        assert len(top) == 2 and float(top[0][1]) >= float(top[1][1])
+        correct += top[0][0] == digit
+    assert correct >= 3, pred.stdout
+
+
+def test_predict_reports_missing_file(tmp_path):
+    proc = _run("predict", str(tmp_path / "none.keras"), str(tmp_path))
+    assert proc.returncode == 2 and "error:" in proc.stderr
