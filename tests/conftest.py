@@ -29,6 +29,18 @@ def run_python(code, backend="jax", timeout=600):
     return proc.stdout
 
 
+@pytest.fixture(autouse=True)
+def _free_models():
+    """Drop each test's models: VGG-sized weights would otherwise pile up in a worker."""
+    yield
+    import gc
+
+    import keras
+
+    keras.backend.clear_session()
+    gc.collect()
+
+
 @pytest.fixture
 def run_jax():
     """``run_jax(code) -> stdout``: run code under ``KERAS_BACKEND=jax`` in a subprocess."""
