@@ -30,7 +30,7 @@ def test_demo_quick_then_predict(tmp_path):
                                                r"\s+([01]\.\d+)", proc.stdout, re.M)}
     assert len(rows) == 3 and all(0.5 < v <= 1.0 for v in rows.values()), proc.stdout
     for name in ("pretrain_curves.png", "scratch_curves.png", "finetune_curves.png", "digits5-9.keras",
-                 "digits5-9.classes.json", "cnn_mnist_digits0-4.weights.h5"):
+                 "digits5-9.classes.json", "resnet20_digits0-4.weights.h5"):
         assert os.path.getsize(out / name) > 0, name
     assert str(out / "finetune_curves.png") in proc.stdout
     pred = _run("predict", str(out / "digits5-9.keras"), str(out / "samples"), "--top", "2")

@@ -5,7 +5,7 @@ import os
 import sys
 
 EPILOG = """examples:
-  python -m transfer demo                              # about a minute on 2 CPU cores, offline
+  python -m transfer demo                              # about 2 minutes on 2 CPU cores, offline
   python -m transfer demo --output /tmp/demo --quick   # fewer epochs, one seed
   python -m transfer predict transfer_demo/digits5-9.keras transfer_demo/samples/
   python -m transfer backbones 'efficientnet*'
@@ -34,13 +34,13 @@ def build_parser():
                                       "curves (PNG), the fine-tuned model and sample images.")
     demo.add_argument("--output", default="transfer_demo", metavar="DIR",
                       help="folder for the curves, checkpoints, model and samples (default: %(default)s)")
-    demo.add_argument("--quick", action="store_true", help="fewer epochs and one seed (for tests, ~30 s)")
+    demo.add_argument("--quick", action="store_true", help="fewer epochs and one seed (for tests, under a minute)")
     demo.add_argument("--seeds", type=int, default=2, metavar="N", help="seeds to average over (default: %(default)s)")
-    demo.add_argument("--shots", type=int, default=3, metavar="K",
+    demo.add_argument("--shots", type=int, default=2, metavar="K",
                       help="labelled training images per class of 5-9 (default: %(default)s)")
-    demo.add_argument("--backbone", default="cnn_mnist",
-                      help="zoo model to pre-train, any accepting 28x28x1 input (default: %(default)s; "
-                           "resnet20 has BatchNorm but is ~5x slower)")
+    demo.add_argument("--backbone", default="resnet20",
+                      help="zoo model to pre-train, any accepting 16x16x1 input (default: %(default)s, "
+                           "with BatchNorm; cnn_mnist is faster)")
     demo.add_argument("--quiet", action="store_true", help="no Keras progress output, only the summary")
 
     pred = sub.add_parser("predict", help="classify image files with a saved .keras model",
