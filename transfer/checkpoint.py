@@ -6,6 +6,7 @@ the last good checkpoint was. ``os.replace`` within one directory is atomic
 on POSIX and Windows, so the target is always either the old or the new file.
 """
 
+import contextlib
 import json
 import os
 import tempfile
@@ -13,12 +14,25 @@ import tempfile
 import keras
 
 
-def _temp_beside(path, suffix):
+@contextlib.contextmanager
+def replacing(path, suffix):
+    """Yield a temporary path beside ``path``; rename it over ``path`` on success, remove it on failure.
+
+    Example:
+        >>> with replacing("features.npy", ".npy") as tmp:
+        ...     np.save(tmp, features)
+    """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=suffix)
     os.close(fd)
-    return tmp
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
 
 
 def atomic_save(model, path, weights_only=False):
@@ -34,17 +48,11 @@ def atomic_save(model, path, weights_only=False):
     if suffix != expected:
         raise ValueError(f"{'Weights' if weights_only else 'Models'} are saved to a '{expected}' file. "
                          f"Received: path={path!r}")
-    tmp = _temp_beside(path, suffix)
-    try:
+    with replacing(path, suffix) as tmp:
         if weights_only:
             model.save_weights(tmp, overwrite=True)
         else:
             model.save(tmp, overwrite=True)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return path
 
 
@@ -54,15 +62,8 @@ def atomic_write_json(obj, path):
     Example:
         >>> atomic_write_json({"phase": 2, "epoch": 3}, "state.json")
     """
-    tmp = _temp_beside(path, ".json")
-    try:
-        with open(tmp, "w") as f:
-            json.dump(obj, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with replacing(path, ".json") as tmp, open(tmp, "w") as f:
+        json.dump(obj, f, indent=1)
     return path
 
 

@@ -13,11 +13,11 @@ read.
 import hashlib
 import json
 import os
-import tempfile
 
 import keras
 import numpy as np
 
+from transfer.checkpoint import replacing
 from transfer.heads import POOLING
 
 
@@ -97,14 +97,6 @@ def extract_features(backbone, images, pooling="avg", batch_size=64, cache_dir=N
     if os.path.exists(path):
         return np.load(path)
     features = _compute(backbone, images, pooling, batch_size, verbose)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".npy")
-    try:  # write beside the target, then rename: a reader never sees half a file
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, features)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with replacing(path, ".npy") as tmp, open(tmp, "wb") as f:  # a reader never sees half a file
+        np.save(f, features)
     return features
