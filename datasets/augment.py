@@ -2,7 +2,8 @@
 
 ``Augment`` takes ImageDataGenerator's argument names and meanings and draws one
 affine transform per image (rotation, shifts, shear, zoom, flips), resampled by
-bilinear gathers (``datasets.geometry``), then channel shift, brightness and
+gathers (``datasets.geometry``; bilinear, or nearest neighbour with
+``interpolation_order=0``), then channel shift, brightness and
 rescale. ``KeypointAugment`` applies the same transforms to images and (x, y)
 keypoints together. Random transforms run only with ``training=True``; ``rescale``
 is preprocessing, not augmentation, so it applies in both modes (as an
@@ -26,11 +27,10 @@ from datasets import geometry
 _UNSUPPORTED = {"featurewise_center": False, "samplewise_center": False,
                 "featurewise_std_normalization": False, "samplewise_std_normalization": False,
                 "zca_whitening": False, "zca_epsilon": 1e-6, "preprocessing_function": None,
-                "validation_split": 0.0, "interpolation_order": 1, "data_format": "channels_last",
-                "dtype": None}
+                "validation_split": 0.0, "data_format": "channels_last", "dtype": None}
 _SUPPORTED = ("rotation_range", "width_shift_range", "height_shift_range", "shear_range", "zoom_range",
               "horizontal_flip", "vertical_flip", "fill_mode", "cval", "brightness_range",
-              "channel_shift_range", "rescale")
+              "channel_shift_range", "rescale", "interpolation_order")
 
 
 def _shift_spec(value, name):
@@ -91,14 +91,14 @@ class _AffineLayer(keras.layers.Layer):
 
     def __init__(self, rotation_range=0.0, width_shift_range=0.0, height_shift_range=0.0, shear_range=0.0,
                  zoom_range=0.0, horizontal_flip=False, vertical_flip=False, fill_mode="nearest", cval=0.0,
-                 brightness_range=None, channel_shift_range=0.0, rescale=None, seed=None, **kwargs):
+                 brightness_range=None, channel_shift_range=0.0, rescale=None, interpolation_order=1, seed=None,
+                 **kwargs):
         super().__init__(**kwargs)
         for name, v in (("rotation_range", rotation_range), ("shear_range", shear_range),
                         ("channel_shift_range", channel_shift_range)):
             if isinstance(v, bool) or not isinstance(v, numbers.Real) or v < 0:
                 raise ValueError(f"{name} must be a number >= 0. Received: {name}={v!r}.")
-        if fill_mode not in geometry.FILL_MODES:
-            raise ValueError(f"fill_mode must be one of {geometry.FILL_MODES}. Received: fill_mode={fill_mode!r}.")
+        geometry.check_sampling(interpolation_order, fill_mode)
         self.rotation_range, self.shear_range = float(rotation_range), float(shear_range)
         self.width_shift_range = width_shift_range if isinstance(width_shift_range, numbers.Real) \
             else list(width_shift_range)
@@ -115,6 +115,7 @@ class _AffineLayer(keras.layers.Layer):
         self.fill_mode, self.cval = fill_mode, float(cval)
         self.channel_shift_range = float(channel_shift_range)
         self.rescale = None if rescale is None else float(rescale)
+        self.interpolation_order = int(interpolation_order)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_jit = True
@@ -216,7 +217,9 @@ class Augment(_AffineLayer):
     means [1 - z, 1 + z]; factors > 1 zoom out), ``horizontal_flip``,
     ``vertical_flip``, ``fill_mode`` ('nearest', 'constant', 'reflect', 'wrap'),
     ``cval``, ``brightness_range`` ([lo, hi] factor that multiplies the pixels),
-    ``channel_shift_range``, ``rescale``. ``seed`` fixes the sequence of draws.
+    ``channel_shift_range``, ``rescale``, ``interpolation_order`` (1 bilinear, the
+    default; 0 nearest neighbour: one gather per pixel, no blending). ``seed`` fixes
+    the sequence of draws.
 
     Example:
         >>> aug = Augment(rotation_range=15, width_shift_range=0.1, horizontal_flip=True, seed=0)
@@ -233,7 +236,8 @@ class Augment(_AffineLayer):
             n, h, w = ops.shape(images)[0], images.shape[1], images.shape[2]
             matrix, shift, u = self._random_geometry(n, h, w, images.dtype)
             if self._geometric:
-                images = geometry.transform_images(images, matrix, shift, self.fill_mode, self.cval)
+                images = geometry.transform_images(images, matrix, shift, self.fill_mode, self.cval,
+                                                   self.interpolation_order)
             images = self._photometric(images, u)
         images = self._finish(images)
         return images[0] if single else images

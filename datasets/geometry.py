@@ -10,9 +10,11 @@ tensors (m00, m01, m10, m11), and a shift d (content moves by d pixels):
     input point p moves to                q = c + d + M^-1 (p - c)   (keypoints)
 
 Zoom factors above 1 make the sampled area larger, i.e. zoom out, as in
-ImageDataGenerator. Sampling is bilinear by gathers (keras.ops.take) from the
-flattened batch: XLA compiles gathers on every device, unlike TensorFlow's
-ImageProjectiveTransform. At integer sample positions the result is exact.
+ImageDataGenerator. Sampling is by gathers (keras.ops.take) of whole pixels
+from the flattened batch: bilinear (order 1, four gathers per output pixel) or
+nearest neighbour (order 0, one gather). XLA compiles gathers on every device,
+unlike TensorFlow's ImageProjectiveTransform. At integer sample positions both
+orders are exact.
 
 Example:
     >>> m = affine_matrix(theta=ops.zeros(2), shear=ops.zeros(2), zx=ops.ones(2), zy=ops.ones(2),
@@ -23,6 +25,7 @@ Example:
 from keras import ops
 
 FILL_MODES = ("nearest", "constant", "reflect", "wrap")
+INTERPOLATION_ORDERS = (0, 1)  # as ImageDataGenerator's interpolation_order: nearest neighbour, bilinear
 # Kaggle facial keypoints: left/right point pairs over the 15 points (from the
 # column pairs (0,2),(1,3),(4,8),(5,9),(6,10),(7,11),(12,16),(13,17),(14,18),(15,19),(22,24),(23,25)).
 KAGGLE_FLIP_PAIRS = ((0, 1), (2, 4), (3, 5), (6, 8), (7, 9), (11, 12))
@@ -62,40 +65,84 @@ def _index(i, n, fill_mode):
     return ops.clip(i, 0, n - 1), valid
 
 
+def check_sampling(order, fill_mode):
+    """Raise a ValueError unless ``order`` is an interpolation order and ``fill_mode`` a fill mode we sample with."""
+    if isinstance(order, bool) or order not in INTERPOLATION_ORDERS:
+        raise ValueError(f"interpolation_order must be 0 (nearest neighbour) or 1 (bilinear). "
+                         f"Received: interpolation_order={order!r}.")
+    if fill_mode not in FILL_MODES:
+        raise ValueError(f"fill_mode must be one of {FILL_MODES}. Received: fill_mode={fill_mode!r}.")
+
+
+class _Gather:
+    """Gathers whole pixels (all channels) of a batch at integer (row, column) positions, with the fill mode."""
+
+    def __init__(self, images, out_shape, fill_mode, cval):
+        shape = ops.shape(images)
+        self.h, self.w, self.ch = shape[1], shape[2], shape[3]
+        self.flat = ops.reshape(images, (-1, self.ch))  # (N*H*W, C): one gather reads a pixel's channels
+        self.base = ops.reshape(ops.arange(shape[0], dtype="int32") * (self.h * self.w), (-1, 1, 1))
+        self.out_shape, self.fill_mode, self.cval = (-1, out_shape[1], out_shape[2], self.ch), fill_mode, cval
+
+    def rows(self, yi):
+        iy, valid = _index(yi, self.h, self.fill_mode)
+        return self.base + iy * self.w, valid
+
+    def cols(self, xi):
+        return _index(xi, self.w, self.fill_mode)
+
+    def __call__(self, rows, cols):
+        (row, vy), (col, vx) = rows, cols
+        values = ops.reshape(ops.take(self.flat, ops.reshape(row + col, (-1,)), axis=0), self.out_shape)
+        if vy is None:
+            return values
+        valid = ops.expand_dims(ops.logical_and(vy, vx), -1)
+        return ops.where(valid, values, ops.cast(self.cval, values.dtype))
+
+
+def sample_nearest(images, x, y, fill_mode="nearest", cval=0.0):
+    """Nearest-neighbour samples of ``images`` (N, H, W, C) at float positions x, y (N, H', W'): one gather per pixel.
+
+    Positions round half up (x = 2.5 reads column 3). Every output value is an input
+    pixel's value (or ``cval``): nothing is blended.
+
+    Example:
+        >>> out = sample_nearest(images, xs, ys, fill_mode="wrap")   # doctest: +SKIP
+    """
+    check_sampling(0, fill_mode)
+    gather = _Gather(images, ops.shape(x), fill_mode, cval)
+    xi, yi = (ops.cast(ops.floor(t + 0.5), "int32") for t in (x, y))
+    return gather(gather.rows(yi), gather.cols(xi))
+
+
 def sample_bilinear(images, x, y, fill_mode="nearest", cval=0.0):
     """Bilinear samples of ``images`` (N, H, W, C) at float positions x, y (N, H', W') -> (N, H', W', C).
 
     Example:
         >>> out = sample_bilinear(images, xs, ys, fill_mode="reflect")   # doctest: +SKIP
     """
-    if fill_mode not in FILL_MODES:
-        raise ValueError(f"fill_mode must be one of {FILL_MODES}. Received: fill_mode={fill_mode!r}.")
-    shape = ops.shape(images)
-    n, h, w, ch = shape[0], shape[1], shape[2], shape[3]
-    out_h, out_w = ops.shape(x)[1], ops.shape(x)[2]
-    flat = ops.reshape(images, (-1, ch))
-    base = ops.reshape(ops.arange(n, dtype="int32") * (h * w), (-1, 1, 1))
+    check_sampling(1, fill_mode)
+    gather = _Gather(images, ops.shape(x), fill_mode, cval)
     x0f, y0f = ops.floor(x), ops.floor(y)
     wx, wy = ops.expand_dims(x - x0f, -1), ops.expand_dims(y - y0f, -1)
     x0, y0 = ops.cast(x0f, "int32"), ops.cast(y0f, "int32")
-
-    def corner(yi, xi):
-        iy, vy = _index(yi, h, fill_mode)
-        ix, vx = _index(xi, w, fill_mode)
-        values = ops.take(flat, ops.reshape(base + iy * w + ix, (-1,)), axis=0)
-        values = ops.reshape(values, (-1, out_h, out_w, ch))
-        if vy is not None:
-            valid = ops.expand_dims(ops.logical_and(vy, vx), -1)
-            values = ops.where(valid, values, ops.cast(cval, values.dtype))
-        return values
-
-    top = corner(y0, x0) * (1.0 - wx) + corner(y0, x0 + 1) * wx
-    bottom = corner(y0 + 1, x0) * (1.0 - wx) + corner(y0 + 1, x0 + 1) * wx
+    # Row offsets and column indices once each, shared by the four corners.
+    r0, r1, c0, c1 = gather.rows(y0), gather.rows(y0 + 1), gather.cols(x0), gather.cols(x0 + 1)
+    top = gather(r0, c0) * (1.0 - wx) + gather(r0, c1) * wx
+    bottom = gather(r1, c0) * (1.0 - wx) + gather(r1, c1) * wx
     return top * (1.0 - wy) + bottom * wy
 
 
-def transform_images(images, matrix, shift, fill_mode="nearest", cval=0.0):
+def sample(images, x, y, order=1, fill_mode="nearest", cval=0.0):
+    """Samples of ``images`` at float positions x, y: ``order`` 1 is bilinear, 0 nearest neighbour."""
+    check_sampling(order, fill_mode)
+    return (sample_bilinear if order == 1 else sample_nearest)(images, x, y, fill_mode, cval)
+
+
+def transform_images(images, matrix, shift, fill_mode="nearest", cval=0.0, order=1):
     """Warp a float batch (N, H, W, C) by per-image ``matrix`` (4-tuple of (N,)) and ``shift`` (N, 2).
+
+    ``order`` is the interpolation order: 1 bilinear, 0 nearest neighbour.
 
     Example:
         >>> z = ops.zeros(4); o = ops.ones(4)
@@ -111,7 +158,7 @@ def transform_images(images, matrix, shift, fill_mode="nearest", cval=0.0):
     v = ops.reshape(ops.arange(h, dtype=images.dtype), (1, -1, 1)) - cy - dy  # (N, H, 1)
     x = cx + m00 * u + m01 * v
     y = cy + m10 * u + m11 * v
-    return sample_bilinear(images, x, y, fill_mode, cval)
+    return sample(images, x, y, order, fill_mode, cval)
 
 
 def transform_points(points, matrix, shift, height, width):

@@ -77,7 +77,8 @@ class KeypointAugment(_AffineLayer):
         n_points = keypoints.shape[-1] // 2
         perm = geometry.flip_permutation(self.flip_pairs, n_points)  # checks the pairs against K
         matrix, shift, u = self._random_geometry(n, h, w, images.dtype)
-        images = geometry.transform_images(images, matrix, shift, self.fill_mode, self.cval)
+        images = geometry.transform_images(images, matrix, shift, self.fill_mode, self.cval,
+                                           self.interpolation_order)
         images = self._photometric(images, u)
 
         half = ops.convert_to_tensor([w / 2.0, h / 2.0], dtype=images.dtype)

@@ -163,3 +163,91 @@ def test_bilinear_sampling_matches_scipy_at_random_positions(photo, mode, scipy_
     ours = np.asarray(geometry.sample_bilinear(img[None, :, :, None], xs, ys, mode, cval=9.0))[0, :, :, 0]
     ref = ndimage.map_coordinates(img.astype("float64"), [ys[0], xs[0]], order=1, mode=scipy_mode, cval=9.0)
     np.testing.assert_allclose(ours, ref, atol=1e-2)
+
+
+# Nearest neighbour (interpolation_order=0): one gather per pixel, exact at integer positions, never blends.
+
+def pixel_codes(images):
+    """Each RGB pixel of uint8-valued images as one integer, for set membership."""
+    p = np.asarray(images).reshape(-1, 3).astype("int64")
+    return p[:, 0] * 65536 + p[:, 1] * 256 + p[:, 2]
+
+
+@pytest.mark.parametrize("mode, pad", [("nearest", "edge"), ("reflect", "symmetric"), ("wrap", "wrap")])
+def test_nearest_is_exact_for_integer_shifts_and_flips(photo, mode, pad):
+    aug = Augment(width_shift_range=[5], horizontal_flip=True, fill_mode=mode, interpolation_order=0, seed=5)
+    out = np.asarray(aug(batch(photo), training=True))
+    candidates = {}  # (flipped, content moved right / left by 5 columns) -> expected image
+    for flip in (False, True):
+        padded = np.pad(photo[:, ::-1] if flip else photo, ((0, 0), (5, 5), (0, 0)), mode=pad)
+        candidates[flip, "right"], candidates[flip, "left"] = padded[:, :64], padded[:, 10:]
+    matches = [[key for key, expected in candidates.items() if np.array_equal(o, expected)] for o in out]
+    assert all(len(m) == 1 for m in matches)  # every output is exactly one flip-and-shift of the photo
+    assert len({m[0] for m in matches}) >= 3  # and the draws vary
+
+
+def test_nearest_rotation_by_90_degrees_is_rot90_of_a_real_photo(chelsea):
+    square = chelsea[:, 75:375].astype("float32")  # (300, 300, 3): the cat, cropped square
+    x = ops.convert_to_tensor(np.stack([square, square]))
+    quarter = ops.convert_to_tensor([np.pi / 2, -np.pi / 2], "float32")
+    zero, one = ops.zeros(2), ops.ones(2)
+    m = geometry.affine_matrix(quarter, zero, one, one, zero, zero)
+    out = np.asarray(geometry.transform_images(x, m, ops.zeros((2, 2)), order=0))
+    ks = [[k for k in (1, 3) if np.array_equal(o, np.rot90(square, k))] for o in out]
+    assert sorted(sum(ks, [])) == [1, 3]  # each direction exactly one of the two rot90s
+
+
+def test_nearest_never_blends_and_compiles_in_a_jit_train_step(photo):
+    kw = dict(rotation_range=40, shear_range=10, zoom_range=0.3, width_shift_range=0.1, horizontal_flip=True,
+              fill_mode="reflect", seed=0)
+    model = keras.Sequential([keras.Input((64, 64, 3)), Augment(interpolation_order=0, **kw),
+                              keras.layers.Conv2D(4, 3, strides=2), keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(2)])
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=True)
+    history = model.fit(batch(photo, 8), np.arange(8) % 2, batch_size=4, epochs=1, verbose=0)
+    assert model.jit_compile is True and np.isfinite(history.history["loss"][0])
+    step = tf.function(lambda x: model.layers[0](x, training=True), jit_compile=True)
+    out = np.asarray(step(batch(photo, 8)))
+    assert np.abs(out - photo).max() > 50  # really transformed
+    assert np.isin(pixel_codes(out), pixel_codes(photo)).all()  # every output pixel is an input pixel
+    blended = np.asarray(Augment(**kw)(batch(photo, 8), training=True))  # bilinear does blend
+    assert not np.isin(pixel_codes(np.round(blended)), pixel_codes(photo)).all()
+
+
+@pytest.mark.parametrize("mode, scipy_mode", [("nearest", "nearest"), ("reflect", "reflect"),
+                                              ("wrap", "grid-wrap"), ("constant", "grid-constant")])
+def test_nearest_sampling_matches_scipy_order_0(photo, mode, scipy_mode):
+    from scipy import ndimage
+
+    rng = np.random.default_rng(1)
+    img = photo[:20, :24, 0]
+    xs = rng.uniform(-30, 54, (1, 40, 40)).astype("float32")
+    ys = rng.uniform(-30, 50, (1, 40, 40)).astype("float32")
+    xs[0, 0, :4], ys[0, 0, :4] = [24.4, -0.6, 23.3, 3.0], [3.0, 19.0, -0.4, 19.6]  # just inside / outside edges
+    ties = (np.abs(xs % 1 - 0.5) < 0.01) | (np.abs(ys % 1 - 0.5) < 0.01)  # keep away from exact .5 ties
+    ours = np.asarray(geometry.sample(img[None, :, :, None], xs, ys, 0, mode, cval=9.0))[0, :, :, 0]
+    ref = ndimage.map_coordinates(img.astype("float64"), [ys[0], xs[0]], order=0, mode=scipy_mode, cval=9.0)
+    np.testing.assert_array_equal(ours[~ties[0]], ref[~ties[0]])
+
+
+def test_interpolation_order_passes_through_and_bad_values_raise():
+    from datasets import KeypointAugment
+
+    aug = augment_from_idg(rotation_range=10, interpolation_order=0)
+    assert aug.interpolation_order == 0 and aug.get_config()["interpolation_order"] == 0
+    assert Augment.from_image_data_generator({"interpolation_order": 0}).interpolation_order == 0
+    assert Augment().get_config()["interpolation_order"] == 1
+    clone = Augment.from_config(aug.get_config())
+    assert clone.interpolation_order == 0
+    kp = KeypointAugment.from_image_data_generator({"interpolation_order": 0}, flip_pairs=())
+    assert kp.get_config()["interpolation_order"] == 0
+    for bad in (2, 3, -1, 0.5, True, "nearest"):
+        with pytest.raises(ValueError, match=r"interpolation_order must be 0 \(nearest neighbour\) or 1 \(bilinear\)"
+                                             rf"\. Received: interpolation_order={bad!r}"):
+            Augment(interpolation_order=bad)
+    with pytest.raises(ValueError, match="interpolation_order=2"):
+        augment_from_idg(interpolation_order=2)
+    with pytest.raises(ValueError, match="interpolation_order=5"):
+        KeypointAugment(interpolation_order=5)
+    with pytest.raises(ValueError, match="interpolation_order=3"):
+        geometry.sample(np.zeros((1, 4, 4, 1), "float32"), np.zeros((1, 4, 4)), np.zeros((1, 4, 4)), order=3)

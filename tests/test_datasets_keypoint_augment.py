@@ -119,6 +119,13 @@ def test_augment_and_keypoints_under_jax(run_jax):
         ka = KeypointAugment(rotation_range=10, horizontal_flip=True, seed=0)
         r = ka({"images": x[:, :, :, :1], "keypoints": np.zeros((8, 30), "float32")}, training=True)
         print("kp_shapes", tuple(r["images"].shape), tuple(r["keypoints"].shape))
+        from datasets import geometry
+        quarter, zero, one = np.full(8, np.pi / 2, "float32"), np.zeros(8, "float32"), np.ones(8, "float32")
+        m = geometry.affine_matrix(quarter, zero, one, one, zero, zero)
+        warp = jax.jit(lambda t: geometry.transform_images(t, m, np.zeros((8, 2), "float32"), "reflect", order=0))
+        o = np.asarray(warp(x))
+        print("nearest_rot90", all(np.array_equal(a, np.rot90(b, 1)) for a, b in zip(o, x))
+              or all(np.array_equal(a, np.rot90(b, 3)) for a, b in zip(o, x)))
     """)
     assert "flip_exact True" in out and "shift_exact True" in out and "fit_finite True" in out
-    assert "kp_shapes (8, 32, 32, 1) (8, 30)" in out
+    assert "kp_shapes (8, 32, 32, 1) (8, 30)" in out and "nearest_rot90 True" in out
