@@ -114,6 +114,7 @@ def test_a_corrupt_cached_file_is_not_used(tmp_path, monkeypatch):
         zoo.vgg16(weights="imagenet", include_top=False)
 
 
+@pytest.mark.filterwarnings("ignore:Skipping nested container")
 def test_weights_of_another_architecture_are_refused(tmp_path):
     path = tmp_path / "resnet20.weights.h5"
     zoo.resnet20().save_weights(path)
