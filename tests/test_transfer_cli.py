@@ -28,7 +28,11 @@ def test_demo_quick_then_predict(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = {m: float(v) for m, v in re.findall(r"^(from scratch|frozen features \+ head|fine-tuned \(2 phases\))"
                                                r"\s+([01]\.\d+)", proc.stdout, re.M)}
-    assert len(rows) == 3 and all(0.5 < v <= 1.0 for v in rows.values()), proc.stdout
+    assert len(rows) == 3 and all(0.0 <= v <= 1.0 for v in rows.values()), proc.stdout
+    # digits at random places, 3 per class: the pretrained features must beat learning from scratch
+    assert rows["frozen features + head"] > rows["from scratch"], proc.stdout
+    assert rows["fine-tuned (2 phases)"] > max(rows["from scratch"], 0.3), proc.stdout  # chance: 0.2
+    assert "20x20 canvas" in proc.stdout
     for name in ("pretrain_curves.png", "scratch_curves.png", "finetune_curves.png", "digits5-9.keras",
                  "digits5-9.classes.json", "resnet20_digits0-4.weights.h5"):
         assert os.path.getsize(out / name) > 0, name
@@ -43,7 +47,7 @@ def test_demo_quick_then_predict(tmp_path):
         top = re.findall(r"(\d): ([01]\.\d{3})", line)
         assert len(top) == 2 and float(top[0][1]) >= float(top[1][1])
         correct += top[0][0] == digit
-    assert correct >= 3, pred.stdout
+    assert correct >= 2, pred.stdout  # of 5; chance: 1
 
 
 def test_predict_reports_missing_file(tmp_path):

@@ -28,6 +28,8 @@ def build_parser():
 
     demo = sub.add_parser("demo", help="pre-train on digits 0-4, transfer to 5-9 from a few examples (offline)",
                           description="Pre-train a zoo backbone on scikit-learn's real handwritten digits 0-4, "
+                                      "each 8x8 digit upsampled to 12x12 and put at a random place on a "
+                                      "blank 20x20 canvas (the same canvases for every method), "
                                       "then learn 5-9 from a few labelled images per class three ways: from "
                                       "scratch, a head on cached frozen features, and a two-phase fine-tune. "
                                       "Prints a comparison table on the held-out 5-9 images; writes training "
@@ -36,11 +38,11 @@ def build_parser():
                       help="folder for the curves, checkpoints, model and samples (default: %(default)s)")
     demo.add_argument("--quick", action="store_true", help="fewer epochs and one seed (for tests, under a minute)")
     demo.add_argument("--seeds", type=int, default=2, metavar="N", help="seeds to average over (default: %(default)s)")
-    demo.add_argument("--shots", type=int, default=2, metavar="K",
+    demo.add_argument("--shots", type=int, default=3, metavar="K",
                       help="labelled training images per class of 5-9 (default: %(default)s)")
     demo.add_argument("--backbone", default="resnet20",
-                      help="zoo model to pre-train, any accepting 16x16x1 input (default: %(default)s, "
-                           "with BatchNorm; cnn_mnist is faster)")
+                      help="zoo model to pre-train, any accepting 20x20x1 input (default: %(default)s, "
+                           "with BatchNorm)")
     demo.add_argument("--quiet", action="store_true", help="no Keras progress output, only the summary")
 
     pred = sub.add_parser("predict", help="classify image files with a saved .keras model",
