@@ -61,8 +61,14 @@ class PreciseBatchNorm(keras.callbacks.Callback):
             layer.momentum = momentum
 
 
-def digits():
-    """``(images, labels)``: all 1,797 digits, each at its random place on a blank canvas (0-255 pixels)."""
+def digits(size=None):
+    """``(images, labels)``: all 1,797 digits, each at its random place on a blank canvas (0-255 pixels).
+
+    ``size``: instead, the plain digits upsampled to (size, size), centred as scikit-learn has them.
+    """
+    if size:
+        small, y = demo_data.small_digits(size)
+        return small[..., None], y
     return demo_data.canvas_digits(CANVAS, DIGIT, seed=0)
 
 
