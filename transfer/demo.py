@@ -167,7 +167,9 @@ def run(out="transfer_demo", quick=False, seeds=(0, 1), shots=SHOTS, backbone=BA
 
     x, y = digits()
     pre_epochs, epochs = (5, 15) if quick else (8, 30)
-    say(f"1/3 pre-training {backbone} on digits 0-4 ({int(np.sum(y < 5))} images, {pre_epochs} epochs)")
+    n_pre = int(np.sum(y < 5))
+    say(f"1/3 pre-training {backbone} on digits 0-4 ({n_pre - n_pre // 5} digits, each at {COPIES} places; "
+        f"{n_pre // 5} held out; {pre_epochs} epochs)")
     weights, pre_acc, pre_hist = pretrain(x, y, out, backbone, pre_epochs, log)
     say(f"    validation accuracy on 0-4: {pre_acc:.3f}; backbone weights: {weights}")
     per_seed, paths = [], {}
