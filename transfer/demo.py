@@ -145,7 +145,7 @@ def one_seed(x, y, weights, backbone_name, shots, seed, epochs, out, log):
         model, (xtr, ytr), (xva, yva), epochs=(epochs, epochs), learning_rate=(3e-3, 3e-4),
         lr_decay=0.3, unfreeze_from=first_group, patience=10, batch_size=16, verbose=verbose, jit_compile=JIT,
         checkpoint_dir=os.path.join(out, f"checkpoint_seed{seed}"),
-        on_phase=(lambda p, d: print(f"  phase {p}: {d}")) if log else None)
+        on_phase=(lambda p, d: log(f"  phase {p}: {d}")) if log else None)
     scores = {"from scratch": _accuracy(scratch, xte, yte), "frozen features + head": frozen_acc,
               "fine-tuned (2 phases)": _accuracy(model, xte, yte)}
     return scores, h_scratch.history, result, model, len(yte)
