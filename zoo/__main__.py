@@ -23,17 +23,11 @@ def _shape(text):
     return parts
 
 
-def _si(n):
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.2f}{unit}"
-    return str(n)
-
-
 def cmd_list(args):
     import keras
 
     import zoo
+    from zoo.inspection import si_units
 
     names = zoo.list_models(args.pattern)
     if not names:
@@ -44,7 +38,7 @@ def cmd_list(args):
     for i, name in enumerate(names):
         report = zoo.summary(zoo.create_model(name))
         shape = "x".join(str(d) for d in zoo.default_input_shape(name))
-        rows.append((name, f"{report.total_params:,}", _si(report.flops), shape))
+        rows.append((name, f"{report.total_params:,}", si_units(report.flops), shape))
         keras.backend.clear_session()
         progress.update(i + 1)
     header = ("Model", "Params", "FLOPs", "Input")

@@ -111,7 +111,7 @@ class Report:
         header = ("Layer", "Type", "Output shape", "Params", "Train", "MACs", "RF")
         body = [
             (r.name, r.type, str(r.output_shape), f"{r.params:,}", "yes" if r.trainable else "no",
-             _si(r.macs) if r.macs else "", "" if r.receptive_field is None else str(r.receptive_field))
+             si_units(r.macs) if r.macs else "", "" if r.receptive_field is None else str(r.receptive_field))
             for r in self.rows
         ]
         widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
@@ -127,11 +127,12 @@ class Report:
             *map(line, body), rule,
             f"Total params: {self.total_params:,}   Trainable: {self.trainable_params:,}   "
             f"Non-trainable: {self.non_trainable_params:,}",
-            f"Multiply-adds: {_si(self.macs)}   FLOPs (2 x MACs, batch 1): {_si(self.flops)}{rf}",
+            f"Multiply-adds: {si_units(self.macs)}   FLOPs (2 x MACs, batch 1): {si_units(self.flops)}{rf}",
         ])
 
 
-def _si(n):
+def si_units(n):
+    """``15470264320 -> '15.47G'``: a count with a K, M or G suffix."""
     for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if n >= scale:
             return f"{n / scale:.2f}{unit}"
