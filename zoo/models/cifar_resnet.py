@@ -39,8 +39,8 @@ def cifar_resnet(
 
     Example:
         >>> model = cifar_resnet(20)
-        >>> model.count_params() // 1000
-        272
+        >>> model.count_params()
+        271098
     """
     if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
         raise ValueError(f"`depth` must be 6n + 2 with n >= 1 (20, 32, 44, 56, 110...). Received: depth={depth!r}")
