@@ -26,6 +26,7 @@ import numpy as np
 import transfer
 
 from transfer import demo_data
+from transfer.freezing import all_layers
 
 CANVAS, DIGIT = demo_data.CANVAS, demo_data.DIGIT
 BACKBONE = "resnet20"
@@ -52,7 +53,7 @@ class PreciseBatchNorm(keras.callbacks.Callback):
         self.images = images
 
     def on_test_begin(self, logs=None):
-        norms = [layer for layer in self.model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+        norms = [layer for layer in all_layers(self.model) if isinstance(layer, keras.layers.BatchNormalization)]
         momenta = [layer.momentum for layer in norms]
         for layer in norms:
             layer.momentum = 0.0  # the moving statistics become this one batch's: all the images

@@ -19,11 +19,15 @@ import keras
 from transfer.groups import find_backbone, layer_groups
 
 
-def _walk(layer):
-    """``layer`` and, for nested models, every layer inside."""
+def all_layers(layer):
+    """``layer`` and, for nested models, every layer inside (depth first).
+
+    Example:
+        >>> [l.name for l in all_layers(model)][:2]   # doctest: +SKIP
+    """
     yield layer
     for sub in getattr(layer, "layers", ()) if isinstance(layer, keras.Model) else ():
-        yield from _walk(sub)
+        yield from all_layers(sub)
 
 
 def _recompile(model):
@@ -96,7 +100,7 @@ def unfreeze(model, from_layer=None, train_bn=False):
     start = _start_index(base, from_layer)
     base.trainable = True  # a frozen container hides every sub-layer's weights
     for i, layer in enumerate(base.layers):
-        for sub in _walk(layer):
+        for sub in all_layers(layer):
             if isinstance(sub, keras.layers.BatchNormalization):
                 sub.trainable = i >= start and bool(train_bn)
             elif not isinstance(sub, keras.Model):
@@ -151,7 +155,7 @@ def trainable_report(model):
     """
     rows = []
     for group, members in layer_groups(model).items():
-        subs = [s for layer in members for s in _walk(layer)]
+        subs = [s for layer in members for s in all_layers(layer)]
         bns = [s for s in subs if isinstance(s, keras.layers.BatchNormalization)]
         bn = "" if not bns else ("train" if any(b.trainable for b in bns) else "frozen")
         trainable = _count(w for layer in members for w in layer.trainable_weights)
