@@ -41,6 +41,7 @@ def test_register_model_takes_the_function_name_and_refuses_duplicates():
     finally:
         from zoo import registry
         registry._BUILDERS.pop("tiny_test_net", None)
+        registry._CONFIGS.pop("tiny_test_net", None)
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ the layout of the published files (legacy HDF5, the format of
 them into the zoo builder, and compare outputs on a real photograph.
 """
 
+import dataclasses
 import hashlib
 import shutil
 
@@ -17,7 +18,7 @@ import pytest
 from keras.src.legacy.saving import legacy_h5_format
 
 import zoo
-from zoo import weights as weights_lib
+from zoo import registry, weights as weights_lib
 
 APPLICATIONS = {
     "vgg16": "VGG16", "vgg19": "VGG19", "resnet50": "ResNet50", "resnet101": "ResNet101",
@@ -96,8 +97,9 @@ def test_imagenet_uses_a_cached_file_with_the_right_hash(tmp_path, monkeypatch, 
     cached.parent.mkdir()
     write_published_layout(reference, cached)
     md5 = hashlib.md5(cached.read_bytes()).hexdigest()
-    stem, base, top_hash, _ = weights_lib.PUBLISHED["resnet50"]
-    monkeypatch.setitem(weights_lib.PUBLISHED, "resnet50", (stem, base, top_hash, md5))
+    record = zoo.get_config("resnet50")
+    files = dataclasses.replace(record.weights["imagenet"], notop_hash=md5)
+    monkeypatch.setitem(registry._CONFIGS, "resnet50", dataclasses.replace(record, weights={"imagenet": files}))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     ours = zoo.resnet50(weights="imagenet", include_top=False, input_shape=(64, 64, 3))
     x = photo_batch(chelsea, 64)

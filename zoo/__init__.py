@@ -9,7 +9,8 @@ Example:
     271098
 """
 
-from zoo import blocks
+from zoo import blocks, files, graph
+from zoo.configs import ArchConfig, WeightFiles
 from zoo.blocks import basic_block, bottleneck_block, preact_bottleneck_block, stack
 from zoo.inspection import (
     LayerRow,
@@ -33,7 +34,11 @@ from zoo.models.tutorial import (
     cnn_cifar10, cnn_cifar10_large, cnn_dogs_vs_cats, cnn_facial_keypoints,
     cnn_mnist, cnn_mnist_sequential, cnn_mnist_skip, dense_mnist,
 )
-from zoo.registry import create_model, default_input_shape, get_builder, list_models, min_input_size, register_model
+from zoo.models import keras_applications  # noqa: F401  (records of keras.applications' models)
+from zoo.registry import (
+    create_model, default_input_shape, get_builder, get_config, list_configs, list_models, min_input_size,
+    register_config, register_model,
+)
 from zoo.weights import WeightsUnavailableError
 
 __all__ = [name for name in dir() if not name.startswith("_")]

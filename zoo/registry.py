@@ -1,30 +1,55 @@
-"""The one registry of model builders.
+"""The one registry: architecture records, and the builders of the zoo's own models.
 
-A builder registers itself with ``@register_model``; the registered name is the
-function's name, so ``zoo.create_model("resnet20")`` and ``zoo.resnet20()`` are
-the same door. Listing filters with shell-style wildcards, as timm does.
+Every architecture the toolkit knows has an :class:`~zoo.configs.ArchConfig`
+record (``register_config``); a zoo model also has a builder, registered with
+``@register_model`` under its function's name, which must be a record's
+name, so ``zoo.create_model("resnet20")`` and ``zoo.resnet20()`` are the same
+door. keras.applications' models have records but no zoo builder
+(``transfer.load_backbone`` builds them). Listing filters with shell-style
+wildcards, as timm does.
 
 Example:
     >>> import zoo
     >>> zoo.list_models("resnet5*")
     ['resnet50', 'resnet50v2', 'resnet56']
+    >>> zoo.get_config("MobileNet-V2").name          # spelling-insensitive lookup
+    'mobilenet_v2'
 """
 
-import difflib
 import fnmatch
+import re
 
-_BUILDERS = {}
-_DEFAULT_INPUT = {}
-_MIN_SIZE = {}
+from zoo import validation
+from zoo.configs import ArchConfig
+
+_CONFIGS = {}  # name -> ArchConfig, zoo and keras.applications models
+_BUILDERS = {}  # name -> builder function, zoo models only
 
 
-def register_model(fn=None, *, default_input_shape=None, min_size=None):
-    """Register ``fn`` under its own name; usable bare or with arguments.
+def register_config(*configs):
+    """Add architecture records; a name may be registered once.
 
-    ``default_input_shape`` is the (H, W, C) the model is built with when none
-    is given; ``min_size`` the smallest height and width its strides allow.
-    Both are recorded so the command line and the tests know them without
-    building the model.
+    Example:
+        >>> register_config(ArchConfig("my_net", (28, 28, 1), 8, "rescale", "stages"))   # doctest: +SKIP
+    """
+    for config in configs:
+        if not isinstance(config, ArchConfig):
+            raise TypeError(f"Expected an ArchConfig. Received: {type(config).__name__}")
+        known = _CONFIGS.get(config.name)
+        if known is not None and known != config:
+            raise ValueError(f"An architecture named {config.name!r} is already registered. "
+                             "Choose another name.")
+        _CONFIGS[config.name] = config
+
+
+def register_model(fn=None, *, default_input_shape=None, min_size=None, preprocessing="rescale",
+                   groups="stages"):
+    """Register the builder ``fn`` under its own name; usable bare or with arguments.
+
+    The builder's record is the registered :class:`~zoo.configs.ArchConfig`
+    of the same name. A builder without one (your own model) gets a record
+    from the arguments: its default input shape, the smallest height/width
+    its strides allow, its preprocessing and group scheme.
 
     Example:
         >>> @register_model(default_input_shape=(28, 28, 1), min_size=8)
@@ -38,22 +63,65 @@ def register_model(fn=None, *, default_input_shape=None, min_size=None):
                 f"A model named {name!r} is already registered by "
                 f"{_BUILDERS[name].__module__}. Choose another function name."
             )
+        if name not in _CONFIGS:
+            if default_input_shape is None:
+                raise ValueError(f"{name!r} has no architecture record: register one with "
+                                 "register_config, or pass default_input_shape=(H, W, C).")
+            register_config(ArchConfig(name, tuple(default_input_shape), min_size or 1, preprocessing, groups))
         _BUILDERS[name] = builder
-        _DEFAULT_INPUT[name] = tuple(default_input_shape or ())
-        _MIN_SIZE[name] = min_size
         return builder
 
     return wrap(fn) if fn is not None else wrap
 
 
 def list_models(pattern="*"):
-    """Sorted names of the registered models that match ``pattern`` (fnmatch).
+    """Sorted names of the registered zoo models that match ``pattern`` (fnmatch).
 
     Example:
         >>> zoo.list_models("vgg1[16]")
         ['vgg11', 'vgg16']
     """
     return sorted(n for n in _BUILDERS if fnmatch.fnmatchcase(n, pattern))
+
+
+def list_configs(pattern="*", source=None):
+    """Sorted names of every architecture record (zoo and keras.applications) matching ``pattern``.
+
+    ``source``: None for all, ``"zoo"`` or ``"keras"``.
+
+    Example:
+        >>> "efficientnet_b0" in zoo.list_configs("efficientnet*", source="keras")
+        True
+    """
+    return sorted(n for n, c in _CONFIGS.items()
+                  if fnmatch.fnmatchcase(n, pattern) and source in (None, c.source))
+
+
+def _key(name):
+    """Spelling-insensitive key: 'MobileNet_V2', 'mobilenetv2' and 'mobilenet-v2' agree."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def get_config(name):
+    """The :class:`~zoo.configs.ArchConfig` of ``name``, looked up spelling-insensitively.
+
+    Zoo models win over keras.applications models of the same spelling (Keras's
+    own ResNet50 is ``keras_resnet50``). Unknown names raise ValueError with
+    close matches.
+
+    Example:
+        >>> zoo.get_config("ResNet50").source, zoo.get_config("keras_resnet50").source
+        ('zoo', 'keras')
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"An architecture name must be a string. Received: name={name!r}")
+    if name in _CONFIGS:
+        return _CONFIGS[name]
+    matches = sorted((c.source != "zoo", n) for n, c in _CONFIGS.items() if _key(n) == _key(name))
+    if matches:
+        return _CONFIGS[matches[0][1]]
+    raise ValueError(f"Unknown architecture {name!r}.{validation.close_matches(name, _CONFIGS)} "
+                     f"Use zoo.list_configs() to see all {len(_CONFIGS)} names.")
 
 
 def get_builder(name):
@@ -63,24 +131,20 @@ def get_builder(name):
     try:
         return _BUILDERS[name]
     except KeyError:
-        close = difflib.get_close_matches(name.lower(), list(_BUILDERS), n=5, cutoff=0.5)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise ValueError(
-            f"Unknown model {name!r}.{hint} Use zoo.list_models() to see all "
-            f"{len(_BUILDERS)} registered names."
+            f"Unknown model {name!r}.{validation.close_matches(name, _BUILDERS)} Use zoo.list_models() "
+            f"to see all {len(_BUILDERS)} registered names."
         ) from None
 
 
 def default_input_shape(name):
     """The input shape a registered model is built with when none is given."""
-    get_builder(name)
-    return _DEFAULT_INPUT[name]
+    return get_config(name).input_shape
 
 
 def min_input_size(name):
-    """The smallest height/width the model ``name`` accepts (None if not recorded)."""
-    get_builder(name)
-    return _MIN_SIZE[name]
+    """The smallest height/width the model ``name`` accepts."""
+    return get_config(name).min_size
 
 
 def create_model(name, **kwargs):

@@ -4,9 +4,12 @@ Every error says what was received and what is allowed, ending with
 ``Received: name=value`` as keras.applications does.
 """
 
+import difflib
+import numbers
 import os
 
-POOLING = (None, "avg", "max")
+# What a zoo builder's ``pooling`` accepts with include_top=False (keras.applications' values).
+BUILDER_POOLING = (None, "avg", "max")
 
 
 def check_weights(weights, *, pretrained_available, include_top, classes, default_classes):
@@ -32,14 +35,24 @@ def check_weights(weights, *, pretrained_available, include_top, classes, defaul
     raise ValueError(f"`weights` must be {allowed}. Received: weights={weights!r}")
 
 
+def check_choice(name, value, allowed):
+    """``value`` if it is one of ``allowed``, else ValueError naming both.
+
+    Example:
+        >>> check_choice("pooling", "avg", ("avg", "max"))
+        'avg'
+    """
+    if value not in allowed:
+        raise ValueError(f"`{name}` must be one of {tuple(allowed)}. Received: {name}={value!r}")
+    return value
+
+
 def check_pooling(pooling):
-    if pooling not in POOLING:
-        raise ValueError(f"`pooling` must be one of {POOLING}. Received: pooling={pooling!r}")
+    check_choice("pooling", pooling, BUILDER_POOLING)
 
 
 def check_classes(classes):
-    if not isinstance(classes, int) or isinstance(classes, bool) or classes < 1:
-        raise ValueError(f"`classes` must be a positive integer. Received: classes={classes!r}")
+    return check_positive_int("classes", classes)
 
 
 def check_input_shape(input_shape, *, default, min_size=None, channels=None):
@@ -71,5 +84,46 @@ def check_input_shape(input_shape, *, default, min_size=None, channels=None):
 
 
 def check_positive_int(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+    """``int(value)`` if it is a positive integer (NumPy integers too), else ValueError.
+
+    Example:
+        >>> import numpy as np
+        >>> check_positive_int("classes", np.int64(10))
+        10
+    """
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
         raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+    return int(value)
+
+
+def check_range(name, value, low, high, *, low_inclusive=True, high_inclusive=False):
+    """``float(value)`` if it lies in the interval, else ValueError that writes the interval.
+
+    Example:
+        >>> check_range("validation_split", 0.2, 0, 1, low_inclusive=False)
+        0.2
+        >>> check_range("dropout", 1.0, 0, 1)
+        Traceback (most recent call last):
+        ...
+        ValueError: `dropout` must be in [0, 1). Received: dropout=1.0
+    """
+    interval = f"{'[' if low_inclusive else '('}{low:g}, {high:g}{']' if high_inclusive else ')'}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"`{name}` must be a number in {interval}. Received: {name}={value!r}")
+    v = float(value)
+    above = v >= low if low_inclusive else v > low
+    below = v <= high if high_inclusive else v < high
+    if not (above and below):
+        raise ValueError(f"`{name}` must be in {interval}. Received: {name}={value!r}")
+    return v
+
+
+def close_matches(name, candidates):
+    """A sentence suggesting the names in ``candidates`` closest to ``name`` ('' if none is close).
+
+    Example:
+        >>> close_matches("resnet5", ["resnet50", "resnet56", "vgg16"])
+        ' Did you mean: resnet56, resnet50?'
+    """
+    close = difflib.get_close_matches(str(name).lower(), list(candidates), n=5, cutoff=0.5)
+    return f" Did you mean: {', '.join(close)}?" if close else ""

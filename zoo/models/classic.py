@@ -9,18 +9,44 @@ published ImageNet files load with ``weights="imagenet"``.
 
 from keras import layers
 
-from zoo import builder, weights as weights_lib
-from zoo.registry import register_model
+from zoo import parts
+from zoo.configs import ArchConfig, keras_weight_files
+from zoo.registry import register_config, register_model
 
 IMAGENET_SHAPE = (224, 224, 3)
+_KERAS = "https://storage.googleapis.com/tensorflow/keras-applications/{arch}/"
 
-VGG_CONFIGS = {
+VGG_LAYOUTS = {
     "vgg11": (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
     "vgg13": (64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
     "vgg16": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"),
     "vgg19": (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
               512, 512, 512, 512, "M", 512, 512, 512, 512, "M"),
 }
+# Keras's published VGG files (MD5s of the file with the top, without it).
+_VGG_HASHES = {
+    "vgg16": ("64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc"),
+    "vgg19": ("cbe5617147190e668d6c5d5026f83318", "253f8cb515780f3b799900260a226db6"),
+}
+
+
+def _vgg_record(layout, batch_norm):
+    name = layout + ("_bn" if batch_norm else "")
+    hashes = None if batch_norm else _VGG_HASHES.get(layout)
+    return ArchConfig(
+        name, IMAGENET_SHAPE, 32, "caffe", "blocks", family="vgg", variant=(layout, batch_norm),
+        weights={"imagenet": keras_weight_files(layout, _KERAS.format(arch=layout), *hashes)} if hashes else {},
+        description=f"VGG-{layout[3:]}{' with batch normalisation' if batch_norm else ''}")
+
+
+CONFIGS = tuple(_vgg_record(layout, bn) for bn in (False, True) for layout in VGG_LAYOUTS) + (
+    ArchConfig("lenet5", (32, 32, 1), 32, "rescale", "stages", family="lenet", classes=10,
+               description="LeNet-5 (LeCun et al. 1998)"),
+    # No published weights; caffe mode is what ImageNet-style networks of its time were trained with.
+    ArchConfig("alexnet", (227, 227, 3), 67, "caffe", "stages", family="alexnet",
+               description="AlexNet (Krizhevsky et al. 2012), one tower"),
+)
+register_config(*CONFIGS)
 
 
 def vgg(
@@ -46,22 +72,16 @@ def vgg(
         >>> vgg("vgg16").count_params()
         138357544
     """
-    if config not in VGG_CONFIGS:
-        raise ValueError(f"`config` must be one of {sorted(VGG_CONFIGS)}. Received: config={config!r}")
+    if config not in VGG_LAYOUTS:
+        raise ValueError(f"`config` must be one of {sorted(VGG_LAYOUTS)}. Received: config={config!r}")
     arch = config + ("_bn" if batch_norm else "")
-    builder.check_common(
-        include_top=include_top, weights=weights, pooling=pooling, classes=classes,
-        pretrained=weights_lib.has_pretrained(arch), default_classes=1000,
-        classifier_activation=classifier_activation,
-    )
     if weights == "imagenet" and include_top and input_shape not in (None, IMAGENET_SHAPE):
         raise ValueError(f"The ImageNet top needs 224x224x3 input. Received: input_shape={input_shape!r}")
-    x, inputs = builder.image_input(
-        input_tensor, input_shape, default=IMAGENET_SHAPE, min_size=32,
-        channels=3 if weights == "imagenet" else None,
-    )
+    _, classes, (x, inputs) = parts.start(
+        arch, include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
+        pooling=pooling, classes=classes, classifier_activation=classifier_activation)
     stage, conv = 1, 1
-    for item in VGG_CONFIGS[config]:
+    for item in VGG_LAYOUTS[config]:
         if item == "M":
             x = layers.MaxPooling2D(2, strides=2, name=f"block{stage}_pool")(x)
             stage, conv = stage + 1, 1
@@ -77,61 +97,61 @@ def vgg(
         x = layers.Flatten(name="flatten")(x)
         x = layers.Dense(4096, activation="relu", name="fc1")(x)
         x = layers.Dense(4096, activation="relu", name="fc2")(x)
-        x = builder.classifier(x, classes, classifier_activation)
+        x = parts.classifier(x, classes, classifier_activation)
     else:
-        x = builder.pool(x, pooling)
-    return builder.finish(inputs, x, name=name or arch, weights=weights, arch=arch, include_top=include_top)
+        x = parts.global_pool(x, pooling)
+    return parts.make_model(inputs, x, name=name or arch, weights=weights, arch=arch, include_top=include_top)
 
 
-@register_model(default_input_shape=IMAGENET_SHAPE, min_size=32)
+@register_model
 def vgg11(**kwargs):
     """VGG-11 (configuration A). Keyword arguments as for :func:`zoo.vgg`."""
     return vgg("vgg11", **kwargs)
 
 
-@register_model(default_input_shape=IMAGENET_SHAPE, min_size=32)
+@register_model
 def vgg13(**kwargs):
     """VGG-13 (configuration B). Keyword arguments as for :func:`zoo.vgg`."""
     return vgg("vgg13", **kwargs)
 
 
-@register_model(default_input_shape=IMAGENET_SHAPE, min_size=32)
+@register_model
 def vgg16(**kwargs):
     """VGG-16 (configuration D), 138,357,544 parameters; Keras's ImageNet weights load."""
     return vgg("vgg16", **kwargs)
 
 
-@register_model(default_input_shape=IMAGENET_SHAPE, min_size=32)
+@register_model
 def vgg19(**kwargs):
     """VGG-19 (configuration E); Keras's ImageNet weights load. Keyword arguments as for :func:`zoo.vgg`."""
     return vgg("vgg19", **kwargs)
 
 
-@register_model(default_input_shape=IMAGENET_SHAPE, min_size=32)
+@register_model
 def vgg11_bn(**kwargs):
     """VGG-11 with batch normalisation after every convolution."""
     return vgg("vgg11", batch_norm=True, **kwargs)
 
 
-@register_model(default_input_shape=IMAGENET_SHAPE, min_size=32)
+@register_model
 def vgg13_bn(**kwargs):
     """VGG-13 with batch normalisation after every convolution."""
     return vgg("vgg13", batch_norm=True, **kwargs)
 
 
-@register_model(default_input_shape=IMAGENET_SHAPE, min_size=32)
+@register_model
 def vgg16_bn(**kwargs):
     """VGG-16 with batch normalisation after every convolution."""
     return vgg("vgg16", batch_norm=True, **kwargs)
 
 
-@register_model(default_input_shape=IMAGENET_SHAPE, min_size=32)
+@register_model
 def vgg19_bn(**kwargs):
     """VGG-19 with batch normalisation after every convolution."""
     return vgg("vgg19", batch_norm=True, **kwargs)
 
 
-@register_model(default_input_shape=(32, 32, 1), min_size=32)
+@register_model
 def lenet5(
     *,
     include_top=True,
@@ -153,11 +173,9 @@ def lenet5(
         >>> lenet5().count_params()
         61706
     """
-    builder.check_common(
-        include_top=include_top, weights=weights, pooling=pooling, classes=classes,
-        pretrained=False, default_classes=10, classifier_activation=classifier_activation,
-    )
-    x, inputs = builder.image_input(input_tensor, input_shape, default=(32, 32, 1), min_size=32)
+    _, classes, (x, inputs) = parts.start(
+        "lenet5", include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
+        pooling=pooling, classes=classes, classifier_activation=classifier_activation)
     x = layers.Conv2D(6, 5, activation="tanh", name="c1")(x)
     x = layers.AveragePooling2D(2, name="s2")(x)
     x = layers.Conv2D(16, 5, activation="tanh", name="c3")(x)
@@ -166,13 +184,13 @@ def lenet5(
     if include_top:
         x = layers.Flatten(name="flatten")(x)
         x = layers.Dense(84, activation="tanh", name="f6")(x)
-        x = builder.classifier(x, classes, classifier_activation)
+        x = parts.classifier(x, classes, classifier_activation)
     else:
-        x = builder.pool(x, pooling)
-    return builder.finish(inputs, x, name=name, weights=weights)
+        x = parts.global_pool(x, pooling)
+    return parts.make_model(inputs, x, name=name, weights=weights, arch=None)
 
 
-@register_model(default_input_shape=(227, 227, 3), min_size=67)
+@register_model
 def alexnet(
     *,
     include_top=True,
@@ -195,11 +213,9 @@ def alexnet(
         >>> alexnet().output_shape
         (None, 1000)
     """
-    builder.check_common(
-        include_top=include_top, weights=weights, pooling=pooling, classes=classes,
-        pretrained=False, default_classes=1000, classifier_activation=classifier_activation,
-    )
-    x, inputs = builder.image_input(input_tensor, input_shape, default=(227, 227, 3), min_size=67)
+    _, classes, (x, inputs) = parts.start(
+        "alexnet", include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
+        pooling=pooling, classes=classes, classifier_activation=classifier_activation)
     x = layers.Conv2D(96, 11, strides=4, activation="relu", name="conv1")(x)
     x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)
     x = layers.Conv2D(256, 5, padding="same", activation="relu", name="conv2")(x)
@@ -214,7 +230,7 @@ def alexnet(
         x = layers.Dense(4096, activation="relu", name="fc6")(x)
         x = layers.Dropout(dropout, name="drop7")(x)
         x = layers.Dense(4096, activation="relu", name="fc7")(x)
-        x = builder.classifier(x, classes, classifier_activation)
+        x = parts.classifier(x, classes, classifier_activation)
     else:
-        x = builder.pool(x, pooling)
-    return builder.finish(inputs, x, name=name, weights=weights)
+        x = parts.global_pool(x, pooling)
+    return parts.make_model(inputs, x, name=name, weights=weights, arch=None)

@@ -13,23 +13,48 @@ Variants are data: blocks per stage and the block function.
 
 from keras import layers
 
-from zoo import blocks, builder, weights as weights_lib
-from zoo.registry import register_model
+from zoo import blocks, parts
+from zoo.configs import ArchConfig, keras_weight_files
+from zoo.registry import register_config, register_model
 
 IMAGENET_SHAPE = (224, 224, 3)
 STAGE_FILTERS = (64, 128, 256, 512)
+_KERAS = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
 
-# name -> (blocks per stage, block kind)
-VARIANTS = {
-    "resnet18": ((2, 2, 2, 2), "basic"),
-    "resnet34": ((3, 4, 6, 3), "basic"),
-    "resnet50": ((3, 4, 6, 3), "bottleneck"),
-    "resnet101": ((3, 4, 23, 3), "bottleneck"),
-    "resnet152": ((3, 8, 36, 3), "bottleneck"),
-    "resnet50v2": ((3, 4, 6, 3), "preact"),
-    "resnet101v2": ((3, 4, 23, 3), "preact"),
-    "resnet152v2": ((3, 8, 36, 3), "preact"),
-}
+
+def _record(name, stage_blocks, kind, hashes=None, description=""):
+    """A ResNet record: variant = (blocks per stage, block kind); Keras's files where they exist."""
+    return ArchConfig(
+        name, IMAGENET_SHAPE, min_size=32,
+        preprocessing="tf" if kind == "preact" else "caffe",  # Keras's v2 files were trained on [-1, 1]
+        groups="resnet", family="resnet_v2" if kind == "preact" else "resnet",
+        weights={"imagenet": keras_weight_files(name, _KERAS, *hashes)} if hashes else {},
+        variant=(stage_blocks, kind), description=description,
+    )
+
+
+# The variants are data: blocks per stage, the block kind, Keras's published files (MD5s).
+CONFIGS = (
+    _record("resnet18", (2, 2, 2, 2), "basic", description="ResNet-18, basic blocks (He et al. 2015)"),
+    _record("resnet34", (3, 4, 6, 3), "basic", description="ResNet-34, basic blocks (He et al. 2015)"),
+    _record("resnet50", (3, 4, 6, 3), "bottleneck",
+            ("2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"), "ResNet-50, bottlenecks"),
+    _record("resnet101", (3, 4, 23, 3), "bottleneck",
+            ("f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"), "ResNet-101, bottlenecks"),
+    _record("resnet152", (3, 8, 36, 3), "bottleneck",
+            ("100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"), "ResNet-152, bottlenecks"),
+    _record("resnet50v2", (3, 4, 6, 3), "preact",
+            ("3ef43a0b657b3be2300d5770ece849e0", "fac2f116257151a9d068a22e544a4917"),
+            "ResNet-50 v2, pre-activation bottlenecks"),
+    _record("resnet101v2", (3, 4, 23, 3), "preact",
+            ("6343647c601c52e1368623803854d971", "c0ed64b8031c3730f411d2eb4eea35b5"),
+            "ResNet-101 v2, pre-activation bottlenecks"),
+    _record("resnet152v2", (3, 8, 36, 3), "preact",
+            ("a49b44d1979771252814e80f8ec446f9", "ed17cf2e0169df9d443503ef94b23b33"),
+            "ResNet-152 v2, pre-activation bottlenecks"),
+)
+register_config(*CONFIGS)
+VARIANTS = {c.name: c.variant for c in CONFIGS}
 
 
 def resnet(
@@ -66,14 +91,10 @@ def resnet(
     """
     if variant not in VARIANTS:
         raise ValueError(f"`variant` must be one of {sorted(VARIANTS)}. Received: variant={variant!r}")
-    stage_blocks, kind = VARIANTS[variant]
-    builder.check_common(
-        include_top=include_top, weights=weights, pooling=pooling, classes=classes,
-        pretrained=weights_lib.has_pretrained(variant), default_classes=1000,
-        classifier_activation=classifier_activation,
-    )
-    channels = 3 if weights == "imagenet" else None
-    x, inputs = builder.image_input(input_tensor, input_shape, default=IMAGENET_SHAPE, min_size=32, channels=channels)
+    config, classes, (x, inputs) = parts.start(
+        variant, include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
+        pooling=pooling, classes=classes, classifier_activation=classifier_activation)
+    stage_blocks, kind = config.variant
 
     use_bias = kind != "basic"  # Keras's v1/v2 files have a biased stem; the paper's 18/34 do not.
     x = layers.ZeroPadding2D(((3, 3), (3, 3)), name="conv1_pad")(x)
@@ -98,13 +119,13 @@ def resnet(
 
     if include_top:
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = builder.classifier(x, classes, classifier_activation)
+        x = parts.classifier(x, classes, classifier_activation)
     else:
-        x = builder.pool(x, pooling)
-    return builder.finish(inputs, x, name=name or variant, weights=weights, arch=variant, include_top=include_top)
+        x = parts.global_pool(x, pooling)
+    return parts.make_model(inputs, x, name=name or variant, weights=weights, arch=variant, include_top=include_top)
 
 
-@register_model(default_input_shape=IMAGENET_SHAPE, min_size=32)
+@register_model
 def resnet18(**kwargs):
     """ResNet-18, basic blocks [2, 2, 2, 2] (He et al. 2015); 11.7M parameters.
 
@@ -113,7 +134,7 @@ def resnet18(**kwargs):
     return resnet("resnet18", **kwargs)
 
 
-@register_model(default_input_shape=IMAGENET_SHAPE, min_size=32)
+@register_model
 def resnet34(**kwargs):
     """ResNet-34, basic blocks [3, 4, 6, 3] (He et al. 2015); 21.8M parameters.
 
@@ -122,7 +143,7 @@ def resnet34(**kwargs):
     return resnet("resnet34", **kwargs)
 
 
-@register_model(default_input_shape=IMAGENET_SHAPE, min_size=32)
+@register_model
 def resnet50(**kwargs):
     """ResNet-50, bottleneck blocks [3, 4, 6, 3]; Keras's ImageNet weights load.
 
@@ -131,7 +152,7 @@ def resnet50(**kwargs):
     return resnet("resnet50", **kwargs)
 
 
-@register_model(default_input_shape=IMAGENET_SHAPE, min_size=32)
+@register_model
 def resnet101(**kwargs):
     """ResNet-101, bottleneck blocks [3, 4, 23, 3]; Keras's ImageNet weights load.
 
@@ -140,7 +161,7 @@ def resnet101(**kwargs):
     return resnet("resnet101", **kwargs)
 
 
-@register_model(default_input_shape=IMAGENET_SHAPE, min_size=32)
+@register_model
 def resnet152(**kwargs):
     """ResNet-152, bottleneck blocks [3, 8, 36, 3]; Keras's ImageNet weights load.
 
@@ -149,7 +170,7 @@ def resnet152(**kwargs):
     return resnet("resnet152", **kwargs)
 
 
-@register_model(default_input_shape=IMAGENET_SHAPE, min_size=32)
+@register_model
 def resnet50v2(**kwargs):
     """ResNet-50 v2, pre-activation bottlenecks [3, 4, 6, 3]; Keras's ImageNet weights load.
 
@@ -158,7 +179,7 @@ def resnet50v2(**kwargs):
     return resnet("resnet50v2", **kwargs)
 
 
-@register_model(default_input_shape=IMAGENET_SHAPE, min_size=32)
+@register_model
 def resnet101v2(**kwargs):
     """ResNet-101 v2, pre-activation bottlenecks [3, 4, 23, 3]; Keras's ImageNet weights load.
 
@@ -167,7 +188,7 @@ def resnet101v2(**kwargs):
     return resnet("resnet101v2", **kwargs)
 
 
-@register_model(default_input_shape=IMAGENET_SHAPE, min_size=32)
+@register_model
 def resnet152v2(**kwargs):
     """ResNet-152 v2, pre-activation bottlenecks [3, 8, 36, 3]; Keras's ImageNet weights load.
 

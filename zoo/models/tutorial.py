@@ -13,19 +13,38 @@ Nouri-style regression net with 30 linear outputs.
 import keras
 from keras import layers
 
-from zoo import builder, validation, weights as weights_lib
-from zoo.registry import register_model
+from zoo import parts, weights as weights_lib
+from zoo.configs import ArchConfig
+from zoo.registry import register_config, register_model
 
 MNIST_SHAPE = (28, 28, 1)
 
 
-def _start(include_top, weights, pooling, classes, classifier_activation, input_tensor, input_shape,
-           default, min_size, default_classes):
-    builder.check_common(
-        include_top=include_top, weights=weights, pooling=pooling, classes=classes,
-        pretrained=False, default_classes=default_classes, classifier_activation=classifier_activation,
-    )
-    return builder.image_input(input_tensor, input_shape, default=default, min_size=min_size)
+def _record(name, input_shape, min_size, classes, description):
+    # Trained from scratch on pixels / 255; layers named block<i>_... as in the tutorials.
+    return ArchConfig(name, input_shape, min_size, "rescale", "blocks", family="tutorial", classes=classes,
+                      description=description)
+
+
+CONFIGS = (
+    _record("dense_mnist", MNIST_SHAPE, 1, 10, "784-512-10 perceptron"),
+    _record("cnn_mnist_sequential", MNIST_SHAPE, 10, 10, "small MNIST CNN, Sequential API"),
+    _record("cnn_mnist", MNIST_SHAPE, 10, 10, "small MNIST CNN, functional API"),
+    _record("cnn_mnist_skip", MNIST_SHAPE, 4, 10, "MNIST CNN with one add() skip connection"),
+    _record("cnn_dogs_vs_cats", (150, 150, 3), 16, 1, "four conv+pool blocks, one sigmoid"),
+    _record("cnn_cifar10", (32, 32, 3), 4, 10, "the CIFAR-10 baseline CNN"),
+    _record("cnn_cifar10_large", (32, 32, 3), 4, 10, "wider CIFAR-10 CNN with dropout"),
+    _record("cnn_facial_keypoints", (96, 96, 1), 24, 30, "Nouri's keypoint regression net, 30 outputs"),
+)
+register_config(*CONFIGS)
+
+
+def _start(name, include_top, weights, pooling, classes, classifier_activation, input_tensor, input_shape):
+    """``(x, inputs, classes)`` for the tutorial net ``name`` after the common checks."""
+    _, classes, (x, inputs) = parts.start(
+        name, include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
+        pooling=pooling, classes=classes, classifier_activation=classifier_activation)
+    return x, inputs, classes
 
 
 def _conv_pool(x, filters, kernel, name, padding="valid", dropout=0.0):
@@ -41,10 +60,10 @@ def _dense_top(x, hidden, classes, activation, dropout=0.0):
         if dropout:
             x = layers.Dropout(dropout, name=f"fc{i}_drop")(x)
         x = layers.Dense(units, activation="relu", name=f"fc{i}")(x)
-    return builder.classifier(x, classes, activation)
+    return parts.classifier(x, classes, activation)
 
 
-@register_model(default_input_shape=MNIST_SHAPE, min_size=1)
+@register_model
 def dense_mnist(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
                 classes=10, classifier_activation="softmax", name="dense_mnist"):
     """The 784-512-10 multilayer perceptron: 407,050 parameters at 28x28x1.
@@ -59,16 +78,16 @@ def dense_mnist(*, include_top=True, weights=None, input_tensor=None, input_shap
     """
     if pooling is not None:
         raise ValueError(f"dense_mnist has no spatial feature map to pool. Received: pooling={pooling!r}")
-    x, inputs = _start(include_top, weights, pooling, classes, classifier_activation, input_tensor,
-                       input_shape, MNIST_SHAPE, 1, 10)
+    x, inputs, classes = _start("dense_mnist", include_top, weights, pooling, classes, classifier_activation,
+                                   input_tensor, input_shape)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(512, activation="relu", name="fc1")(x)
     if include_top:
-        x = builder.classifier(x, classes, classifier_activation)
-    return builder.finish(inputs, x, name=name, weights=weights)
+        x = parts.classifier(x, classes, classifier_activation)
+    return parts.make_model(inputs, x, name=name, weights=weights, arch=None)
 
 
-@register_model(default_input_shape=MNIST_SHAPE, min_size=10)
+@register_model
 def cnn_mnist_sequential(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
                          classes=10, classifier_activation="softmax", name="cnn_mnist_sequential"):
     """The small CNN written with ``keras.Sequential``: 61,482 parameters at 28x28x1.
@@ -84,9 +103,10 @@ def cnn_mnist_sequential(*, include_top=True, weights=None, input_tensor=None, i
     if input_tensor is not None:
         raise ValueError("A Sequential model is built from its own Input; use zoo.cnn_mnist for input_tensor. "
                          "Received: input_tensor=<tensor>")
-    builder.check_common(include_top=include_top, weights=weights, pooling=pooling, classes=classes,
-                         pretrained=False, default_classes=10, classifier_activation=classifier_activation)
-    shape = validation.check_input_shape(input_shape, default=MNIST_SHAPE, min_size=10)
+    _, classes, (x, _) = parts.start("cnn_mnist_sequential", include_top=include_top, weights=weights,
+                                     input_tensor=None, input_shape=input_shape, pooling=pooling,
+                                     classes=classes, classifier_activation=classifier_activation)
+    shape = tuple(x.shape[1:])
     model = keras.Sequential(name=name)
     model.add(keras.Input(shape=shape))
     model.add(layers.Conv2D(32, 3, activation="relu", name="block1_conv"))
@@ -97,15 +117,14 @@ def cnn_mnist_sequential(*, include_top=True, weights=None, input_tensor=None, i
         model.add(layers.Flatten(name="flatten"))
         model.add(layers.Dense(64, activation="relu", name="fc1"))
         model.add(layers.Dense(classes, activation=classifier_activation, name="predictions"))
-    elif pooling == "avg":
-        model.add(layers.GlobalAveragePooling2D(name="avg_pool"))
-    elif pooling == "max":
-        model.add(layers.GlobalMaxPooling2D(name="max_pool"))
+    elif pooling is not None:
+        model.add({"avg": layers.GlobalAveragePooling2D(name="avg_pool"),
+                   "max": layers.GlobalMaxPooling2D(name="max_pool")}[pooling])
     weights_lib.load_into(model, weights)
     return model
 
 
-@register_model(default_input_shape=MNIST_SHAPE, min_size=10)
+@register_model
 def cnn_mnist(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
               classes=10, classifier_activation="softmax", name="cnn_mnist"):
     """The same small CNN as :func:`cnn_mnist_sequential`, in the functional API (61,482 parameters).
@@ -114,15 +133,15 @@ def cnn_mnist(*, include_top=True, weights=None, input_tensor=None, input_shape=
         >>> cnn_mnist().count_params()
         61482
     """
-    x, inputs = _start(include_top, weights, pooling, classes, classifier_activation, input_tensor,
-                       input_shape, MNIST_SHAPE, 10, 10)
+    x, inputs, classes = _start("cnn_mnist", include_top, weights, pooling, classes, classifier_activation,
+                                   input_tensor, input_shape)
     x = _conv_pool(x, 32, 3, "block1")
     x = _conv_pool(x, 32, 3, "block2")
-    x = _dense_top(x, (64,), classes, classifier_activation) if include_top else builder.pool(x, pooling)
-    return builder.finish(inputs, x, name=name, weights=weights)
+    x = _dense_top(x, (64,), classes, classifier_activation) if include_top else parts.global_pool(x, pooling)
+    return parts.make_model(inputs, x, name=name, weights=weights, arch=None)
 
 
-@register_model(default_input_shape=MNIST_SHAPE, min_size=4)
+@register_model
 def cnn_mnist_skip(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
                    classes=10, classifier_activation="softmax", name="cnn_mnist_skip"):
     """Four same-padded convolutions with one ``add()`` skip connection: 129,130 parameters at 28x28x1.
@@ -134,19 +153,19 @@ def cnn_mnist_skip(*, include_top=True, weights=None, input_tensor=None, input_s
         >>> cnn_mnist_skip().count_params()
         129130
     """
-    x, inputs = _start(include_top, weights, pooling, classes, classifier_activation, input_tensor,
-                       input_shape, MNIST_SHAPE, 4, 10)
+    x, inputs, classes = _start("cnn_mnist_skip", include_top, weights, pooling, classes, classifier_activation,
+                                   input_tensor, input_shape)
     conv = lambda y, n: layers.Conv2D(32, 3, padding="same", activation="relu", name=n)(y)  # noqa: E731
     x = conv(conv(x, "block1_conv1"), "block1_conv2")
     pooled = layers.MaxPooling2D(2, name="block1_pool")(x)
     x = conv(conv(pooled, "block2_conv1"), "block2_conv2")
     x = layers.Add(name="block2_add")([pooled, x])
     x = layers.MaxPooling2D(2, name="block2_pool")(x)
-    x = _dense_top(x, (64,), classes, classifier_activation) if include_top else builder.pool(x, pooling)
-    return builder.finish(inputs, x, name=name, weights=weights)
+    x = _dense_top(x, (64,), classes, classifier_activation) if include_top else parts.global_pool(x, pooling)
+    return parts.make_model(inputs, x, name=name, weights=weights, arch=None)
 
 
-@register_model(default_input_shape=(150, 150, 3), min_size=16)
+@register_model
 def cnn_dogs_vs_cats(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
                      classes=1, classifier_activation="sigmoid", dropout=0.5, name="cnn_dogs_vs_cats"):
     """Four conv+pool blocks (32, 64, 128, 128 filters, same padding), Dense 512, one sigmoid output.
@@ -157,18 +176,18 @@ def cnn_dogs_vs_cats(*, include_top=True, weights=None, input_tensor=None, input
         >>> cnn_dogs_vs_cats().output_shape
         (None, 1)
     """
-    x, inputs = _start(include_top, weights, pooling, classes, classifier_activation, input_tensor,
-                       input_shape, (150, 150, 3), 16, 1)
+    x, inputs, classes = _start("cnn_dogs_vs_cats", include_top, weights, pooling, classes, classifier_activation,
+                                   input_tensor, input_shape)
     for i, filters in enumerate((32, 64, 128, 128), start=1):
         x = _conv_pool(x, filters, 3, f"block{i}", padding="same")
     if include_top:
         x = _dense_top(x, (512,), classes, classifier_activation, dropout=dropout)
     else:
-        x = builder.pool(x, pooling)
-    return builder.finish(inputs, x, name=name, weights=weights)
+        x = parts.global_pool(x, pooling)
+    return parts.make_model(inputs, x, name=name, weights=weights, arch=None)
 
 
-@register_model(default_input_shape=(32, 32, 3), min_size=4)
+@register_model
 def cnn_cifar10(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
                 classes=10, classifier_activation="softmax", name="cnn_cifar10"):
     """The CIFAR-10 baseline: conv 32, pool, conv 64, pool, Dense 128; no regularisation (it overfits).
@@ -177,15 +196,15 @@ def cnn_cifar10(*, include_top=True, weights=None, input_tensor=None, input_shap
         >>> cnn_cifar10().output_shape
         (None, 10)
     """
-    x, inputs = _start(include_top, weights, pooling, classes, classifier_activation, input_tensor,
-                       input_shape, (32, 32, 3), 4, 10)
+    x, inputs, classes = _start("cnn_cifar10", include_top, weights, pooling, classes, classifier_activation,
+                                   input_tensor, input_shape)
     x = _conv_pool(x, 32, 3, "block1", padding="same")
     x = _conv_pool(x, 64, 3, "block2", padding="same")
-    x = _dense_top(x, (128,), classes, classifier_activation) if include_top else builder.pool(x, pooling)
-    return builder.finish(inputs, x, name=name, weights=weights)
+    x = _dense_top(x, (128,), classes, classifier_activation) if include_top else parts.global_pool(x, pooling)
+    return parts.make_model(inputs, x, name=name, weights=weights, arch=None)
 
 
-@register_model(default_input_shape=(32, 32, 3), min_size=4)
+@register_model
 def cnn_cifar10_large(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
                       classes=10, classifier_activation="softmax", dropout=(0.25, 0.25, 0.5),
                       name="cnn_cifar10_large"):
@@ -197,8 +216,8 @@ def cnn_cifar10_large(*, include_top=True, weights=None, input_tensor=None, inpu
         >>> cnn_cifar10_large().output_shape
         (None, 10)
     """
-    x, inputs = _start(include_top, weights, pooling, classes, classifier_activation, input_tensor,
-                       input_shape, (32, 32, 3), 4, 10)
+    x, inputs, classes = _start("cnn_cifar10_large", include_top, weights, pooling, classes, classifier_activation,
+                                   input_tensor, input_shape)
     for i, filters in enumerate((32, 64), start=1):
         x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"block{i}_conv1")(x)
         x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"block{i}_conv2")(x)
@@ -208,13 +227,13 @@ def cnn_cifar10_large(*, include_top=True, weights=None, input_tensor=None, inpu
         x = layers.Flatten(name="flatten")(x)
         x = layers.Dense(512, activation="relu", name="fc1")(x)
         x = layers.Dropout(dropout[2], name="fc1_drop")(x)
-        x = builder.classifier(x, classes, classifier_activation)
+        x = parts.classifier(x, classes, classifier_activation)
     else:
-        x = builder.pool(x, pooling)
-    return builder.finish(inputs, x, name=name, weights=weights)
+        x = parts.global_pool(x, pooling)
+    return parts.make_model(inputs, x, name=name, weights=weights, arch=None)
 
 
-@register_model(default_input_shape=(96, 96, 1), min_size=24)
+@register_model
 def cnn_facial_keypoints(*, include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
                          classes=30, classifier_activation=None, dropout=(0.1, 0.2, 0.3, 0.5),
                          hidden=(1000, 1000), name="cnn_facial_keypoints"):
@@ -227,8 +246,8 @@ def cnn_facial_keypoints(*, include_top=True, weights=None, input_tensor=None, i
         >>> cnn_facial_keypoints().output_shape
         (None, 30)
     """
-    x, inputs = _start(include_top, weights, pooling, classes, classifier_activation, input_tensor,
-                       input_shape, (96, 96, 1), 24, 30)
+    x, inputs, classes = _start("cnn_facial_keypoints", include_top, weights, pooling, classes, classifier_activation,
+                                   input_tensor, input_shape)
     for i, (filters, kernel) in enumerate(((32, 3), (64, 2), (128, 2)), start=1):
         x = _conv_pool(x, filters, kernel, f"block{i}", dropout=dropout[i - 1])
     if include_top:
@@ -236,7 +255,7 @@ def cnn_facial_keypoints(*, include_top=True, weights=None, input_tensor=None, i
         x = layers.Dense(hidden[0], activation="relu", name="fc1")(x)
         x = layers.Dropout(dropout[3], name="fc1_drop")(x)
         x = layers.Dense(hidden[1], activation="relu", name="fc2")(x)
-        x = builder.classifier(x, classes, classifier_activation)
+        x = parts.classifier(x, classes, classifier_activation)
     else:
-        x = builder.pool(x, pooling)
-    return builder.finish(inputs, x, name=name, weights=weights)
+        x = parts.global_pool(x, pooling)
+    return parts.make_model(inputs, x, name=name, weights=weights, arch=None)
