@@ -55,10 +55,10 @@ def test_preprocessing_layer_matches_keras_modes(astronaut):
 
 
 def test_zoo_names_take_precedence_and_spellings_agree():
-    assert transfer.spec("resnet50")[0] == "zoo"
-    assert transfer.spec("keras_resnet50")[0] == "keras"
-    assert transfer.spec("MobileNet-V2")[1] == "mobilenet_v2"
-    assert transfer.spec("cnn_mnist")[2] == "rescale"
+    assert zoo.get_config("resnet50").source == "zoo"
+    assert zoo.get_config("keras_resnet50").source == "keras"
+    assert zoo.get_config("MobileNet-V2").name == "mobilenet_v2"
+    assert zoo.get_config("cnn_mnist").preprocessing == "rescale"
     with pytest.raises(ValueError, match="Did you mean: .*resnet50,"):
         transfer.load_backbone("resnet5O", weights=None)
 

@@ -12,13 +12,14 @@ A quick tour:
 Run ``python -m transfer demo`` for the whole story offline on real digits.
 """
 
-from transfer.backbones import KERAS_APPS, available_backbones, load_backbone, spec
-from transfer.checkpoint import ResumableCheckpoint, atomic_save, read_state
+from transfer.backbones import available_backbones, load_backbone
+from transfer.checkpoint import ResumableCheckpoint, RunState, atomic_save, read_state
 from transfer.features import cache_key, cache_path, extract_features
 from transfer.finetune import FineTuneHistory, fine_tune
 from transfer.freezing import TrainableReport, freeze, trainable_report, unfreeze
-from transfer.groups import find_backbone, layer_groups
-from transfer.heads import attach_head, combine, head_kind
+from transfer.groups import derive_groups, find_backbone, layer_groups
+from transfer.heads import attach_head, combine
+from transfer.models import Backbone, TransferModel, as_backbone, head_kind
 from transfer.io import load_model, predict_files, save_model
 from transfer.optimizers import DiscriminativeOptimizer, group_multipliers
 from transfer.preprocessing import ImagePreprocessing

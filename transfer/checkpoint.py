@@ -1,46 +1,36 @@
-"""Atomic saving (temporary file in the same folder, then ``os.replace``) and a resumable checkpoint.
+"""The run's record and its checkpoint folder: what each epoch leaves behind, and how a run resumes.
 
-Keras's ``save``, ``save_weights`` and ``ModelCheckpoint`` write the target
-file in place: a crash or a full disk mid-write leaves a truncated file where
-the last good checkpoint was. ``os.replace`` within one directory is atomic
-on POSIX and Windows, so the target is always either the old or the new file.
+One callback, :class:`ResumableCheckpoint`, records every epoch of a
+fine-tuning run into its :class:`RunState` (the joined history of both
+phases, the phase, the epochs done in it, the best monitored value); given a
+folder it also writes, atomically (:mod:`zoo.files`): ``best.keras`` (the
+whole model, best so far), ``last.weights.h5`` (end of the latest epoch) and
+``state.json`` (the state), the state last, so it never names weights that
+are not on disk yet. :func:`transfer.fine_tune` uses it with or without a
+folder; the file names and the state's schema live here only.
 """
 
-import contextlib
+import dataclasses
 import json
 import os
-import tempfile
 
 import keras
+from zoo.files import atomic_path, atomic_write_json
 
-
-@contextlib.contextmanager
-def replacing(path, suffix):
-    """Yield a temporary path beside ``path``; rename it over ``path`` on success, remove it on failure.
-
-    Example:
-        >>> with replacing("features.npy", ".npy") as tmp:
-        ...     np.save(tmp, features)
-    """
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=suffix)
-    os.close(fd)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+BEST_MODEL = "best.keras"
+LAST_WEIGHTS = "last.weights.h5"
+STATE = "state.json"
 
 
 def atomic_save(model, path, weights_only=False):
     """``model.save(path)`` (or ``save_weights``) that never leaves a half-written ``path``.
 
     Example:
+        >>> model = zoo.cnn_mnist()
         >>> atomic_save(model, "best.keras")
+        'best.keras'
         >>> atomic_save(model, "last.weights.h5", weights_only=True)
+        'last.weights.h5'
     """
     path = os.fspath(path)
     suffix = ".weights.h5" if path.endswith(".weights.h5") else os.path.splitext(path)[1]
@@ -48,7 +38,7 @@ def atomic_save(model, path, weights_only=False):
     if suffix != expected:
         raise ValueError(f"{'Weights' if weights_only else 'Models'} are saved to a '{expected}' file. "
                          f"Received: path={path!r}")
-    with replacing(path, suffix) as tmp:
+    with atomic_path(path, suffix) as tmp:
         if weights_only:
             model.save_weights(tmp, overwrite=True)
         else:
@@ -56,40 +46,72 @@ def atomic_save(model, path, weights_only=False):
     return path
 
 
-def atomic_write_json(obj, path):
-    """Write ``obj`` as JSON to ``path`` atomically.
+@dataclasses.dataclass
+class RunState:
+    """Where a two-phase run stands: ``phase`` (1 or 2), ``epoch_in_phase`` epochs done in it,
+    ``history`` (metric -> one list over both phases), ``best`` monitored value, ``phase1_epochs``.
 
     Example:
-        >>> atomic_write_json({"phase": 2, "epoch": 3}, "state.json")
+        >>> RunState(phase=2, phase1_epochs=3).epochs_done
+        0
     """
-    with replacing(path, ".json") as tmp, open(tmp, "w") as f:
-        json.dump(obj, f, indent=1)
-    return path
+
+    phase: int = 1
+    epoch_in_phase: int = 0
+    history: dict = dataclasses.field(default_factory=dict)
+    best: float = None
+    phase1_epochs: int = 0
+
+    @property
+    def epochs_done(self):
+        """Epochs recorded over both phases."""
+        return len(next(iter(self.history.values()), []))
+
+    def start_phase(self, phase):
+        """Move to ``phase`` (2 after 1: phase 1's epochs are counted)."""
+        if phase != self.phase:
+            self.phase, self.epoch_in_phase, self.phase1_epochs = phase, 0, self.epochs_done
+
+    def to_json(self):
+        return dataclasses.asdict(self)
+
+
+def read_state(directory):
+    """The :class:`RunState` of a checkpoint folder as a dict, or None if it has none.
+
+    Example:
+        >>> read_state(tmp) is None
+        True
+    """
+    path = os.path.join(os.fspath(directory), STATE)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def restore(model, directory):
+    """Load the last weights of ``directory`` into ``model``; return its :class:`RunState` (None if none)."""
+    state = read_state(directory)
+    if state is None:
+        return None
+    model.load_weights(os.path.join(os.fspath(directory), LAST_WEIGHTS))
+    return RunState(**state)
 
 
 class ResumableCheckpoint(keras.callbacks.Callback):
-    """Each epoch: the latest weights and a ``state.json``; on improvement, the best model.
-
-    Files in ``directory``: ``best.keras`` (the whole model, best ``monitor``
-    so far), ``last.weights.h5`` (end of the latest epoch) and ``state.json``
-    (phase, epochs done in it, the joined history and the best value), each
-    replaced atomically; ``state.json`` is written last, so it never names a
-    file that is not there yet.
+    """Record each epoch into ``state``; with a ``directory``, also write the checkpoint files.
 
     Example:
-        >>> ckpt = ResumableCheckpoint("runs/1", monitor="val_loss", phase=1)
-        >>> model.fit(ds, epochs=5, callbacks=[ckpt])
+        >>> ckpt = ResumableCheckpoint("runs/1", monitor="val_loss")      # doctest: +SKIP
+        >>> model.fit(ds, epochs=5, callbacks=[ckpt])                       # doctest: +SKIP
     """
 
-    def __init__(self, directory, monitor="val_loss", phase=1, state=None):
+    def __init__(self, directory=None, monitor="val_loss", state=None):
         super().__init__()
-        self.directory = os.fspath(directory)
+        self.directory = None if directory is None else os.fspath(directory)
         self.monitor = monitor
-        self.phase = phase
-        self.state = dict(state or {})
-        self.state.setdefault("history", {})
-        self.state.setdefault("best", None)
-        self.state.setdefault("epoch_in_phase", 0)
+        self.state = state or RunState()
         # Accuracy-like metrics improve upwards; losses and errors downwards.
         self.higher_is_better = any(k in monitor for k in ("acc", "auc", "precision", "recall"))
 
@@ -97,31 +119,32 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         return os.path.join(self.directory, name)
 
     def _improved(self, value):
-        best = self.state["best"]
+        best = self.state.best
         return best is None or (value > best if self.higher_is_better else value < best)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         for key, value in logs.items():
-            self.state["history"].setdefault(key, []).append(float(value))
-        self.state.update(phase=self.phase, epoch_in_phase=self.state["epoch_in_phase"] + 1)
+            self.state.history.setdefault(key, []).append(float(value))
+        self.state.epoch_in_phase += 1
         value = logs.get(self.monitor)
-        if value is not None and self._improved(float(value)):
-            self.state["best"] = float(value)
-            atomic_save(self.model, self.path("best.keras"))
-        atomic_save(self.model, self.path("last.weights.h5"), weights_only=True)
-        atomic_write_json(self.state, self.path("state.json"))
+        improved = value is not None and self._improved(float(value))
+        if improved:
+            self.state.best = float(value)
+        if self.directory is not None:
+            if improved:
+                atomic_save(self.model, self.path(BEST_MODEL))
+            self.save()
 
+    def save(self):
+        """Write the latest weights, then the state that names them."""
+        if self.directory is not None:
+            atomic_save(self.model, self.path(LAST_WEIGHTS), weights_only=True)
+            atomic_write_json(self.state.to_json(), self.path(STATE))
 
-def read_state(directory):
-    """The ``state.json`` of a checkpoint directory, or None if there is none.
+    def best_path(self):
+        """The best model's file, if this run wrote one."""
+        if self.directory is None or self.state.best is None:
+            return None
+        return self.path(BEST_MODEL)
 
-    Example:
-        >>> read_state("runs/1")["phase"]                 # doctest: +SKIP
-        2
-    """
-    path = os.path.join(os.fspath(directory), "state.json")
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        return json.load(f)

@@ -17,8 +17,11 @@ import os
 import keras
 import numpy as np
 
-from transfer.checkpoint import replacing
-from transfer.heads import POOLING
+from zoo import validation
+from zoo.files import atomic_path
+from zoo.parts import global_pool
+
+from transfer.heads import HEAD_POOLING
 
 
 def _arch_signature(model):
@@ -60,9 +63,8 @@ def cache_path(backbone, images, cache_dir, pooling="avg"):
 def _compute(backbone, images, pooling, batch_size, verbose):
     inputs = keras.Input(shape=backbone.input_shape[1:])
     x = backbone(inputs, training=False)
-    if pooling is not None and len(x.shape) == 4:
-        x = {"avg": keras.layers.GlobalAveragePooling2D, "max": keras.layers.GlobalMaxPooling2D,
-             "flatten": keras.layers.Flatten}[pooling]()(x)
+    if len(x.shape) == 4:
+        x = global_pool(x, pooling)
     return keras.Model(inputs, x).predict(images, batch_size=batch_size, verbose=verbose)
 
 
@@ -85,8 +87,7 @@ def extract_features(backbone, images, pooling="avg", batch_size=64, cache_dir=N
         >>> feats = transfer.extract_features(base, x_train, cache_dir="cache")   # reads the file
         >>> head = transfer.attach_head(feats.shape[1:], 5)
     """
-    if pooling not in POOLING + (None,):
-        raise ValueError(f"`pooling` must be one of {POOLING + (None,)}. Received: pooling={pooling!r}")
+    validation.check_choice("pooling", pooling, HEAD_POOLING + (None,))
     images = np.asarray(images)
     if images.ndim != 4 or tuple(images.shape[1:]) != tuple(backbone.input_shape[1:]):
         raise ValueError(f"`images` must be (N, {', '.join(map(str, backbone.input_shape[1:]))}) for "
@@ -97,6 +98,6 @@ def extract_features(backbone, images, pooling="avg", batch_size=64, cache_dir=N
     if os.path.exists(path):
         return np.load(path)
     features = _compute(backbone, images, pooling, batch_size, verbose)
-    with replacing(path, ".npy") as tmp, open(tmp, "wb") as f:  # a reader never sees half a file
+    with atomic_path(path, ".npy") as tmp, open(tmp, "wb") as f:  # a reader never sees half a file
         np.save(f, features)
     return features

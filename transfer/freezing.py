@@ -15,19 +15,9 @@ Two Keras 3 facts shape this module (measured here, Keras 3.15):
 """
 
 import keras
+from zoo.graph import all_layers
 
 from transfer.groups import find_backbone, layer_groups
-
-
-def all_layers(layer):
-    """``layer`` and, for nested models, every layer inside (depth first).
-
-    Example:
-        >>> [l.name for l in all_layers(model)][:2]   # doctest: +SKIP
-    """
-    yield layer
-    for sub in getattr(layer, "layers", ()) if isinstance(layer, keras.Model) else ():
-        yield from all_layers(sub)
 
 
 def _recompile(model):

@@ -1,12 +1,14 @@
-"""Layer groups (stem, stages, ...) read from layer names, fastai-style.
+"""Layer groups (stem, stages, ...) of a backbone: derived once from layer names, or given explicitly.
 
-Each family is a list of ``(regex, group)`` rules matched against layer
-names in order; a layer no rule names joins the group of the layer before it
-(layers before the first named layer, such as the input and the
-preprocessing, join the first group). Families without a naming scheme
-(MobileNet, Inception, ...) are split where the feature map's resolution
-halves: ``stage0``, ``stage1``, ... Groups that hold no weights are merged
-into the next group, so every group can be trained.
+A backbone's groups are what freezing by stage and discriminative learning
+rates work on. :func:`derive_groups` computes them from the layer names with
+the architecture's scheme (the ``groups`` field of its record, fastai-style
+rules below); a :class:`~transfer.models.Backbone` stores the result, so a
+renamed or re-wrapped model keeps them. A model without a record gets the
+scheme that names most of its layers; a model no scheme fits (MobileNet,
+Inception, your own) is split where the feature map's resolution halves:
+``stage1``, ``stage2``, ... Groups that hold no weights (the input, the
+preprocessing) are merged into the next group, so every group can be trained.
 """
 
 import re
@@ -14,9 +16,10 @@ from collections import OrderedDict
 
 import keras
 
-from transfer.preprocessing import ImagePreprocessing
+from zoo.configs import GROUP_SCHEMES
 
-FAMILIES = {
+# scheme -> ordered (regex, group) rules; a layer no rule names joins the group before it.
+SCHEMES = {
     # keras.applications and zoo ResNets, CIFAR ResNets, DenseNet.
     "resnet": [(r"^(conv1|pool1)(_|$)", "stem"), (r"^conv(\d+)_", r"conv\1"), (r"^pool(\d+)_", r"conv\1")],
     # VGG and the tutorial CNNs: block1_conv1, block1_pool...
@@ -25,76 +28,22 @@ FAMILIES = {
     "convnext": [(r"_(pre)?stem", "stem"), (r"_stage_(\d+)_", r"stage\1"),
                  (r"_downsampling_block_(\d+)$", lambda m: f"stage{int(m.group(1)) + 1}")],
 }
+assert set(SCHEMES) | {"stages"} == set(GROUP_SCHEMES)
 
 
-def find_backbone(model):
-    """``(backbone, head_layers)``: the base inside a model built by attach_head, or the model itself.
-
-    The backbone is the nested model that starts with an ImagePreprocessing
-    layer (or, failing that, the first nested model); ``head_layers`` are
-    the outer model's other layers with weights or without.
-
-    Example:
-        >>> base, head = find_backbone(transfer.attach_head(backbone, 10))
-        >>> base is backbone
-        True
-    """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"Expected a keras.Model. Received: model={type(model).__name__}")
-    if _is_backbone(model):
-        return model, []
-    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
-    if not nested:
-        return model, []
-    base = ([m for m in nested if _is_backbone(m)] or nested)[0]
-    head = [layer for layer in model.layers if layer is not base and not isinstance(layer, keras.layers.InputLayer)]
-    return base, head
+def _rule_group(name, rules):
+    for pattern, template in rules:
+        match = re.search(pattern, name)
+        if match:
+            return template(match) if callable(template) else match.expand(template)
+    return None
 
 
-def _is_backbone(model):
-    """A model load_backbone built: named after a known architecture, or starting with our preprocessing."""
-    from transfer import backbones
-
-    if any(isinstance(layer, ImagePreprocessing) for layer in model.layers[:3]):
-        return True
-    try:
-        backbones.spec(model.name)
-        return True
-    except ValueError:
-        return False
-
-
-def family_of(backbone):
-    """The naming family of a backbone: from the architecture table by its name, else guessed.
-
-    Example:
-        >>> family_of(transfer.load_backbone("resnet20", weights=None))
-        'resnet'
-    """
-    from transfer import backbones
-
-    try:
-        return backbones.spec(backbone.name)[3]
-    except ValueError:
-        names = [layer.name for layer in backbone.layers]
-        for family in ("resnet", "blocks", "efficientnet", "convnext"):
-            pattern = FAMILIES[family][-1][0]
-            if sum(bool(re.search(pattern, n)) for n in names) >= 2:
-                return family
-        return "stages"
-
-
-def _named_groups(layers, rules):
+def _named(layers, rules):
     out, current, pending = [], None, []
     for layer in layers:
-        group = None
-        for pattern, template in rules:
-            match = re.search(pattern, layer.name)
-            if match:
-                group = template(match) if callable(template) else match.expand(template)
-                break
-        group = group or current
-        if group is None:
+        group = _rule_group(layer.name, rules) or current
+        if group is None:  # before the first named layer: joins the first group
             pending.append(layer)
             continue
         out.extend((group, p) for p in pending)
@@ -103,7 +52,7 @@ def _named_groups(layers, rules):
     return out + [(current or "body", p) for p in pending]
 
 
-def _resolution_groups(layers):
+def _by_resolution(layers):
     out, stage, ref = [], 0, None
     for layer in layers:
         shape = getattr(getattr(layer, "output", None), "shape", None)
@@ -117,17 +66,30 @@ def _resolution_groups(layers):
     return out
 
 
-def layer_groups(model):
-    """Ordered ``{group: [layers]}`` of a backbone, plus ``"head"`` for a model from attach_head.
+def guess_scheme(model):
+    """The naming scheme that names most of ``model``'s layers (at least two), else ``"stages"``.
 
     Example:
-        >>> list(layer_groups(transfer.load_backbone("resnet50", weights=None, input_shape=(64, 64, 3))))
-        ['stem', 'conv2', 'conv3', 'conv4', 'conv5']
+        >>> guess_scheme(zoo.resnet20(include_top=False))
+        'resnet'
     """
-    base, head = find_backbone(model)
-    layers = [layer for layer in base.layers]
-    family = family_of(base)
-    pairs = _resolution_groups(layers) if family == "stages" else _named_groups(layers, FAMILIES[family])
+    names = [layer.name for layer in model.layers]
+    counts = {s: sum(_rule_group(n, rules) is not None for n in names) for s, rules in SCHEMES.items()}
+    best = max(counts, key=counts.get)
+    return best if counts[best] >= 2 else "stages"
+
+
+def derive_groups(model, scheme=None):
+    """``((group, (layer names...)), ...)`` of ``model``'s top-level layers, in order.
+
+    ``scheme``: one of ``zoo.configs.GROUP_SCHEMES``; None guesses it.
+
+    Example:
+        >>> [g for g, _ in derive_groups(zoo.resnet20(include_top=False))]
+        ['stem', 'conv2', 'conv3', 'conv4']
+    """
+    scheme = scheme or guess_scheme(model)
+    pairs = _by_resolution(model.layers) if scheme == "stages" else _named(model.layers, SCHEMES[scheme])
     groups = OrderedDict()
     for group, layer in pairs:
         groups.setdefault(group, []).append(layer)
@@ -139,10 +101,84 @@ def layer_groups(model):
             continue
         merged[group], carry = carry + members, []
     if carry:
-        last = next(reversed(merged), "body")
-        merged.setdefault(last, []).extend(carry)
-    if family == "stages":  # number the trainable stages 1..n after the merge
+        merged.setdefault(next(reversed(merged), "body"), []).extend(carry)
+    if scheme == "stages":  # number the trainable stages 1..n after the merge
         merged = OrderedDict((f"stage{i}", m) for i, m in enumerate(merged.values(), start=1))
+    return tuple((g, tuple(layer.name for layer in members)) for g, members in merged.items())
+
+
+def explicit_groups(model, groups):
+    """Check and normalise user-given groups: ``{group: first layer name}`` or ``{group: [layer names]}``.
+
+    With first-layer names, each group runs up to the next group's first
+    layer; layers before the first group join it.
+
+    Example:
+        >>> base = zoo.cnn_mnist(include_top=False)
+        >>> [g for g, _ in explicit_groups(base, {"low": "block1_conv", "high": "block2_conv"})]
+        ['low', 'high']
+    """
+    names = [layer.name for layer in model.layers]
+    if not isinstance(groups, dict) or not groups:
+        raise ValueError("`groups` must be a non-empty dict {group: first layer name} or {group: [layer names]}. "
+                         f"Received: groups={groups!r}")
+    for group, value in groups.items():
+        for name in [value] if isinstance(value, str) else list(value):
+            if name not in names:
+                raise ValueError(f"Group {group!r} names layer {name!r}, which {model.name!r} does not have."
+                                 f"{_hint(name, names)} Received: groups={groups!r}")
+    if all(isinstance(v, str) for v in groups.values()):
+        starts = [names.index(v) for v in groups.values()]
+        if starts != sorted(starts):
+            raise ValueError(f"First layers must come in the model's order. Received: groups={groups!r}")
+        bounds = [0] + starts[1:] + [len(names)]
+        return tuple((g, tuple(names[a:b])) for g, a, b in zip(groups, bounds[:-1], bounds[1:]))
+    return tuple((g, tuple([v] if isinstance(v, str) else v)) for g, v in groups.items())
+
+
+def _hint(name, names):
+    from zoo.validation import close_matches
+
+    return close_matches(name, names)
+
+
+def find_backbone(model):
+    """``(backbone, head_layers)``: the backbone inside a model from attach_head, or the model itself.
+
+    Example:
+        >>> base = transfer.load_backbone("cnn_mnist", weights=None)
+        >>> found, head = find_backbone(transfer.attach_head(base, 10))
+        >>> found is base, [layer.name for layer in head]
+        (True, ['head_avg_pool', 'predictions'])
+    """
+    from transfer.models import Backbone
+
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"Expected a keras.Model. Received: model={type(model).__name__}")
+    if isinstance(model, Backbone):
+        return model, []
+    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    if not nested:
+        return model, []
+    base = ([m for m in nested if isinstance(m, Backbone)] or nested)[0]
+    head = [layer for layer in model.layers if layer is not base and not isinstance(layer, keras.layers.InputLayer)]
+    return base, head
+
+
+def layer_groups(model):
+    """Ordered ``{group: [layers]}`` of a backbone, plus ``"head"`` for a model from attach_head.
+
+    A :class:`~transfer.models.Backbone` answers from the groups it carries;
+    any other model's groups are derived from its layer names.
+
+    Example:
+        >>> list(layer_groups(transfer.load_backbone("resnet50", weights=None, input_shape=(64, 64, 3))))
+        ['stem', 'conv2', 'conv3', 'conv4', 'conv5']
+    """
+    base, head = find_backbone(model)
+    stored = getattr(base, "groups", None)
+    by_name = {layer.name: layer for layer in base.layers}
+    out = OrderedDict((g, [by_name[n] for n in names]) for g, names in (stored or derive_groups(base)))
     if head:
-        merged["head"] = head
-    return merged
+        out["head"] = head
+    return out

@@ -7,35 +7,45 @@ backbone or on cached features.
 
 import keras
 from keras import layers
+from zoo import validation
+from zoo.parts import global_pool
 
-POOLING = ("avg", "max", "flatten")
+from transfer.models import TransferModel, as_backbone
+
+HEAD_POOLING = ("avg", "max", "flatten")  # a head's pooling of a 4-D feature map
 
 
 def _check(classes, hidden, dropout, pooling, activation):
-    if not isinstance(classes, int) or isinstance(classes, bool) or classes < 1:
-        raise ValueError(f"`classes` must be a positive integer (1 for binary). Received: classes={classes!r}")
-    if pooling not in POOLING:
-        raise ValueError(f"`pooling` must be one of {POOLING}. Received: pooling={pooling!r}")
+    """Validate the head's arguments; return ``(classes, output activation, head kind)``."""
+    classes = validation.check_positive_int("classes", classes)
+    validation.check_choice("pooling", pooling, HEAD_POOLING)
     if not all(isinstance(h, int) and h > 0 for h in hidden):
         raise ValueError(f"`hidden` must be a sequence of positive integers. Received: hidden={hidden!r}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
+    validation.check_range("dropout", dropout, 0, 1)
     if activation == "auto":
-        return "sigmoid" if classes == 1 else "softmax"
+        activation = "sigmoid" if classes == 1 else "softmax"
     if activation == "softmax" and classes == 1:
         raise ValueError("A softmax over one unit is always 1.0: use classes=1 with activation='sigmoid' "
                          "(or 'auto') for a binary head. Received: activation='softmax', classes=1")
-    return None if activation == "linear" else activation
+    activation = None if activation == "linear" else activation
+    if activation == "softmax":
+        kind = "multiclass"
+    elif activation == "sigmoid":
+        kind = "binary" if classes == 1 else "multilabel"
+    else:
+        kind = "regression"
+    return classes, activation, kind
 
 
 def attach_head(backbone, classes, hidden=(), dropout=0.0, pooling="avg", activation="auto", name=None):
     """A trainable head on ``backbone``: pool, [Dropout, Dense(relu)] per ``hidden``, Dropout, output.
 
     Args:
-        backbone: a model from :func:`transfer.load_backbone` (called with
-            ``training=False``, as Keras's fine-tuning guide does), or the
-            shape of cached features (e.g. ``features.shape[1:]``) for a head
-            trained on :func:`transfer.extract_features` output.
+        backbone: a model from :func:`transfer.load_backbone`, any functional
+            feature extractor (wrapped with :func:`transfer.as_backbone`, its
+            groups derived from its layer names), or the shape of cached
+            features (e.g. ``features.shape[1:]``) for a head trained on
+            :func:`transfer.extract_features` output.
         classes: output units: 1 for binary, N for N-way classification, or
             the number of regression targets.
         hidden: sizes of hidden Dense layers (relu) between pooling and output.
@@ -44,19 +54,24 @@ def attach_head(backbone, classes, hidden=(), dropout=0.0, pooling="avg", activa
             ignored when the features are already vectors.
         activation: ``"auto"`` (sigmoid for ``classes=1``, else softmax),
             ``"softmax"``, ``"sigmoid"`` (multi-label), or ``None``/``"linear"``
-            for regression.
+            for regression. The head kind this implies is recorded on the
+            model (``model.head_kind``).
         name: model name; default ``<backbone>_transfer`` or ``feature_head``.
+
+    Returns:
+        A :class:`~transfer.models.TransferModel`.
 
     Example:
         >>> base = transfer.load_backbone("cnn_mnist", weights=None)
         >>> transfer.attach_head(base, 1).output_shape                       # binary
         (None, 1)
-        >>> transfer.attach_head(base, 30, activation=None, pooling="flatten").output_shape  # keypoints
-        (None, 30)
+        >>> transfer.attach_head(base, 30, activation=None, pooling="flatten").head_kind  # keypoints
+        'regression'
     """
     hidden = tuple(hidden)
-    out_activation = _check(classes, hidden, dropout, pooling, activation)
+    classes, out_activation, kind = _check(classes, hidden, dropout, pooling, activation)
     if isinstance(backbone, keras.Model):
+        backbone = as_backbone(backbone)
         inputs = keras.Input(shape=backbone.input_shape[1:], name="image")
         # Keras's guide calls the base with training=False. In Keras 3 fit()'s
         # training=True still reaches the base's layers (keras-team/keras#20285),
@@ -68,8 +83,7 @@ def attach_head(backbone, classes, hidden=(), dropout=0.0, pooling="avg", activa
         inputs = keras.Input(shape=tuple(backbone), name="features")
         x, default_name = inputs, "feature_head"
     if len(x.shape) == 4:
-        x = {"avg": layers.GlobalAveragePooling2D, "max": layers.GlobalMaxPooling2D,
-             "flatten": layers.Flatten}[pooling](name=f"head_{pooling}_pool" if pooling != "flatten" else "head_flatten")(x)
+        x = global_pool(x, pooling, name="head_flatten" if pooling == "flatten" else f"head_{pooling}_pool")
     elif len(x.shape) > 2:
         x = layers.Flatten(name="head_flatten")(x)
     for i, units in enumerate(hidden, start=1):
@@ -79,43 +93,26 @@ def attach_head(backbone, classes, hidden=(), dropout=0.0, pooling="avg", activa
     if dropout:
         x = layers.Dropout(dropout, name="head_drop")(x)
     outputs = layers.Dense(classes, activation=out_activation, name="predictions")(x)
-    return keras.Model(inputs, outputs, name=name or default_name)
+    return TransferModel(inputs, outputs, name=name or default_name, head_kind=kind)
 
 
 def combine(backbone, head, pooling="avg", name=None):
     """One model for prediction: ``backbone``, pooling, then a head trained on cached features.
 
-    ``pooling`` must be what :func:`transfer.extract_features` used.
+    ``pooling`` must be what :func:`transfer.extract_features` used; the head
+    kind is the head's.
 
     Example:
-        >>> feats = transfer.extract_features(base, images)
-        >>> head = transfer.attach_head(feats.shape[1:], 5)
-        >>> model = transfer.combine(base, head)
+        >>> base = transfer.load_backbone("cnn_mnist", weights=None)
+        >>> head = transfer.attach_head((64,), 5)
+        >>> transfer.combine(base, head).output_shape
+        (None, 5)
     """
-    if pooling not in POOLING + (None,):
-        raise ValueError(f"`pooling` must be one of {POOLING + (None,)}. Received: pooling={pooling!r}")
+    validation.check_choice("pooling", pooling, HEAD_POOLING + (None,))
+    backbone = as_backbone(backbone)
     inputs = keras.Input(shape=backbone.input_shape[1:], name="image")
     x = backbone(inputs, training=False)
-    if pooling is not None and len(x.shape) == 4:
-        x = {"avg": layers.GlobalAveragePooling2D, "max": layers.GlobalMaxPooling2D,
-             "flatten": layers.Flatten}[pooling](name="features_pool")(x)
-    return keras.Model(inputs, head(x), name=name or f"{backbone.name}_transfer")
-
-
-def head_kind(model):
-    """``"binary"``, ``"multiclass"``, ``"multilabel"`` or ``"regression"``, from the output layer.
-
-    Example:
-        >>> head_kind(transfer.attach_head(base, 30, activation=None))
-        'regression'
-    """
-    last = model.layers[-1]
-    while isinstance(last, keras.Model):  # a head nested by combine()
-        last = last.layers[-1]
-    act = getattr(getattr(last, "activation", None), "__name__", "linear")
-    units = model.output_shape[-1]
-    if act == "softmax":
-        return "multiclass"
-    if act == "sigmoid":
-        return "binary" if units == 1 else "multilabel"
-    return "regression"
+    if len(x.shape) == 4:
+        x = global_pool(x, pooling, name="features_pool")
+    kind = getattr(head, "head_kind", None)
+    return TransferModel(inputs, head(x), name=name or f"{backbone.name}_transfer", head_kind=kind)

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 
 from transfer.checkpoint import atomic_save
-from transfer.heads import head_kind
+from transfer.models import head_kind
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
