@@ -1,13 +1,17 @@
 """transfer: pretrained backbones, heads, BatchNorm-safe freezing, two-phase fine-tuning, feature extraction.
 
-A quick tour:
+A quick tour (``weights="imagenet"`` fetches Keras's file once; ``None`` here keeps it offline):
 
     >>> import transfer
-    >>> base = transfer.load_backbone("resnet50", weights="imagenet", input_shape=(160, 160, 3))
+    >>> base = transfer.load_backbone("resnet50", weights=None, input_shape=(64, 64, 3))
     >>> model = transfer.attach_head(base, classes=1, dropout=0.2)            # binary head
-    >>> result = transfer.fine_tune(model, train_ds, val_ds, epochs=(3, 5), unfreeze_from="conv5",
-    ...                             checkpoint_dir="runs/cats")
+    >>> x, y = np.random.default_rng(0).uniform(0, 255, (8, 64, 64, 3)), np.arange(8) % 2
+    >>> result = transfer.fine_tune(model, (x, y), (x, y), epochs=(1, 1), unfreeze_from="conv5",
+    ...                             checkpoint_dir="runs/cats", verbose=0)
+    >>> result.phase_epochs
+    [1, 1]
     >>> transfer.save_model(model, "cats.keras", class_names=["cat", "dog"])
+    'cats.keras'
 
 Run ``python -m transfer demo`` for the whole story offline on real digits.
 """

@@ -37,6 +37,8 @@ def cache_key(backbone, images, pooling="avg"):
     """Hex SHA-256 of the backbone's architecture and weights, the input bytes and the pooling.
 
     Example:
+        >>> base = transfer.load_backbone("cnn_mnist", weights=None)
+        >>> images = np.zeros((4, 28, 28, 1), "float32")
         >>> cache_key(base, images) == cache_key(base, images.copy())
         True
     """
@@ -83,9 +85,13 @@ def extract_features(backbone, images, pooling="avg", batch_size=64, cache_dir=N
         float32 array (N, features) (or (N, h, w, c) for ``pooling=None``).
 
     Example:
+        >>> base = transfer.load_backbone("cnn_mnist", weights=None)
+        >>> x_train = np.random.default_rng(0).uniform(0, 255, (16, 28, 28, 1))
         >>> feats = transfer.extract_features(base, x_train, cache_dir="cache")   # computes
         >>> feats = transfer.extract_features(base, x_train, cache_dir="cache")   # reads the file
         >>> head = transfer.attach_head(feats.shape[1:], 5)
+        >>> feats.shape, len(os.listdir("cache"))
+        ((16, 32), 1)
     """
     validation.check_choice("pooling", pooling, HEAD_POOLING + (None,))
     images = np.asarray(images)

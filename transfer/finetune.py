@@ -110,11 +110,12 @@ def fine_tune(model, train, validation=None, *, epochs=(5, 5), learning_rate=(1e
             starts (the command line prints it).
 
     Example:
-        >>> model = transfer.attach_head(transfer.load_backbone("resnet20", weights="r20.weights.h5"), 10)
-        >>> result = transfer.fine_tune(model, train_ds, val_ds, epochs=(3, 5), lr_decay=0.3,
-        ...                             checkpoint_dir="runs/r20")
-        >>> result.phase_boundaries
-        [3]
+        >>> model = transfer.attach_head(transfer.load_backbone("resnet20", weights=None), 10)
+        >>> x, y = np.random.default_rng(0).uniform(0, 255, (16, 32, 32, 3)), np.arange(16) % 10
+        >>> result = transfer.fine_tune(model, (x, y), (x, y), epochs=(2, 1), lr_decay=0.3,
+        ...                             checkpoint_dir="runs/r20", patience=None, verbose=0)
+        >>> result.phase_boundaries, sorted(os.listdir("runs/r20"))
+        ([2], ['best.keras', 'last.weights.h5', 'state.json'])
     """
     epochs = tuple(_epoch_count(e, "epochs") for e in _per_phase(epochs, "epochs"))
     learning_rate = _per_phase(learning_rate, "learning_rate")

@@ -83,8 +83,11 @@ def unfreeze(model, from_layer=None, train_bn=False):
             small data sets.
 
     Example:
-        >>> transfer.unfreeze(model, "conv4")          # the last stage of resnet20
-        >>> transfer.unfreeze(model, -10, train_bn=True)
+        >>> model = transfer.attach_head(transfer.load_backbone("resnet20", weights=None), 5)
+        >>> _ = transfer.unfreeze(model, "conv4")          # the last stage of resnet20
+        >>> [row[0] for row in transfer.trainable_report(model).rows if row[2]]
+        ['conv4', 'head']
+        >>> _ = transfer.unfreeze(model, -10, train_bn=True)
     """
     base, head = find_backbone(model)
     start = _start_index(base, from_layer)

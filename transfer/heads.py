@@ -104,7 +104,7 @@ def combine(backbone, head, pooling="avg", name=None):
 
     Example:
         >>> base = transfer.load_backbone("cnn_mnist", weights=None)
-        >>> head = transfer.attach_head((64,), 5)
+        >>> head = transfer.attach_head((32,), 5)          # cnn_mnist has 32 channels
         >>> transfer.combine(base, head).output_shape
         (None, 5)
     """

@@ -21,6 +21,7 @@ def save_model(model, path, class_names=None):
     """Save ``model`` to a ``.keras`` file atomically, and its class names to a JSON beside it.
 
     Example:
+        >>> model = transfer.attach_head(transfer.load_backbone("cnn_mnist", weights=None), 5)
         >>> transfer.save_model(model, "digits.keras", class_names=["5", "6", "7", "8", "9"])
         'digits.keras'
     """
@@ -42,7 +43,11 @@ def load_model(path):
     """``(model, class_names)`` from a ``.keras`` file; class_names is None without the JSON.
 
     Example:
-        >>> model, names = transfer.load_model("digits.keras")
+        >>> model = transfer.attach_head(transfer.load_backbone("cnn_mnist", weights=None), 2)
+        >>> _ = transfer.save_model(model, "two.keras", class_names=["no", "yes"])
+        >>> model, names = transfer.load_model("two.keras")
+        >>> model.head_kind, names
+        ('multiclass', ['no', 'yes'])
     """
     import transfer  # noqa: F401  (registers the custom layer and optimizer before loading)
 
@@ -96,9 +101,13 @@ def predict_files(model, paths, class_names=None, top=3):
     first ``top`` outputs as ``("output i", value)``.
 
     Example:
-        >>> model, names = transfer.load_model("digits.keras")
-        >>> predict_files(model, ["samples/"], names, top=2)[0]       # doctest: +SKIP
-        ('samples/digit_0.png', [('5', 0.97), ('6', 0.01)])
+        >>> from PIL import Image
+        >>> os.makedirs("samples")
+        >>> Image.new("L", (28, 28)).save("samples/digit_0.png")
+        >>> model = transfer.attach_head(transfer.load_backbone("cnn_mnist", weights=None), 5)
+        >>> file, top = predict_files(model, ["samples/"], ["5", "6", "7", "8", "9"], top=2)[0]
+        >>> file, len(top), top[0][1] >= top[1][1]
+        ('samples/digit_0.png', 2, True)
     """
     files = image_files(paths)
     if not files:

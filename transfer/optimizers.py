@@ -34,7 +34,7 @@ class DiscriminativeOptimizer(keras.optimizers.Optimizer):
 
     Example:
         >>> opt = DiscriminativeOptimizer(keras.optimizers.Adam(1e-4), {"conv3_*": 0.1, "conv4_*": 0.3})
-        >>> model.compile(opt, "sparse_categorical_crossentropy", jit_compile=True)
+        >>> zoo.resnet20().compile(opt, "sparse_categorical_crossentropy", jit_compile=True)
     """
 
     def __init__(self, inner_optimizer, multipliers=None, default=1.0, name=None, **kwargs):
