@@ -18,6 +18,8 @@ Run ``python -m transfer demo`` for the whole story offline on real digits.
 
 from transfer.backbones import available_backbones, load_backbone
 from transfer.checkpoint import ResumableCheckpoint, RunState, atomic_save, read_state
+from transfer import distributed
+from transfer.distributed import data_parallel, is_chief, process_shard
 from transfer.features import cache_key, cache_path, extract_features
 from transfer.finetune import FineTuneHistory, fine_tune
 from transfer.freezing import TrainableReport, freeze, trainable_report, unfreeze

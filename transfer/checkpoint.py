@@ -13,9 +13,12 @@ folder; the file names and the state's schema live here only.
 import dataclasses
 import json
 import os
+import tempfile
 
 import keras
 from zoo.files import atomic_path, atomic_write_json
+
+from transfer.distributed import is_chief
 
 BEST_MODEL = "best.keras"
 LAST_WEIGHTS = "last.weights.h5"
@@ -38,12 +41,22 @@ def atomic_save(model, path, weights_only=False):
     if suffix != expected:
         raise ValueError(f"{'Weights' if weights_only else 'Models'} are saved to a '{expected}' file. "
                          f"Received: path={path!r}")
-    with atomic_path(path, suffix) as tmp:
-        if weights_only:
-            model.save_weights(tmp, overwrite=True)
-        else:
-            model.save(tmp, overwrite=True)
+    if is_chief():
+        with atomic_path(path, suffix) as tmp:
+            _write(model, tmp, weights_only)
+    else:
+        # Under several JAX processes saving gathers the arrays with collectives, so every process
+        # must save in step; only the chief keeps its file.
+        with tempfile.TemporaryDirectory() as scratch:
+            _write(model, os.path.join(scratch, "model" + suffix), weights_only)
     return path
+
+
+def _write(model, path, weights_only):
+    if weights_only:
+        model.save_weights(path, overwrite=True)
+    else:
+        model.save(path, overwrite=True)
 
 
 @dataclasses.dataclass
@@ -140,7 +153,8 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         """Write the latest weights, then the state that names them."""
         if self.directory is not None:
             atomic_save(self.model, self.path(LAST_WEIGHTS), weights_only=True)
-            atomic_write_json(self.state.to_json(), self.path(STATE))
+            if is_chief():
+                atomic_write_json(self.state.to_json(), self.path(STATE))
 
     def best_path(self):
         """The best model's file, if this run wrote one."""

@@ -129,6 +129,7 @@ def fine_tune(model, train, validation=None, *, epochs=(5, 5), learning_rate=(1e
         unfreeze_from = [g for g in layer_groups(model) if g != "head"][-1]
     state = (ckpt.restore(model, checkpoint_dir) if resume else None) or ckpt.RunState()
     recorder = ckpt.ResumableCheckpoint(checkpoint_dir, monitor=monitor, state=state)
+    recorder.set_model(model)  # it also saves between phases, outside fit
     data = dict(x=train[0], y=train[1], batch_size=batch_size) if isinstance(train, tuple) else dict(x=train)
     data["validation_data"] = tuple(validation) if isinstance(validation, (tuple, list)) else validation
 
