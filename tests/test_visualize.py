@@ -216,3 +216,18 @@ def test_grad_cam_on_jax(run_jax):
     """)
     backend, row, col, diff = out.split()
     assert backend == "jax" and 10 <= int(row) < 14 and 2 <= int(col) < 6 and float(diff) < 1e-5
+
+
+def test_looking_inside_leaves_the_model_as_it_was(tmp_path):
+    # Feature maps and Grad-CAM call the model's layers again (zoo.graph.replay); the model's own
+    # graph, its outputs and its saved file stay as they were.
+    model = _nested_known_model()
+    image = _two_squares()
+    rows = [(r.name, r.params, r.output_shape) for r in zoo.summary(model).rows]
+    expected = keras.ops.convert_to_numpy(model(image[None]))
+    viz.grad_cam(model, image, class_index=1)
+    viz.plot_feature_maps(model, "detect", image)
+    assert [(r.name, r.params, r.output_shape) for r in zoo.summary(model).rows] == rows
+    model.save(tmp_path / "m.keras")
+    again = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(again(image[None])), expected, atol=1e-6)

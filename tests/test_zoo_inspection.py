@@ -142,3 +142,45 @@ def test_activations_of_resnet50_from_the_output_shapes():
     expected = sum(math.prod(layer.output.shape[1:]) for layer in model.layers if isinstance(layer, counted))
     assert zoo.summary(model).activations == expected
     assert 10e6 < expected < 11e6  # Keras's v1 layout; timm's v1.5 (stride in the 3x3) has 11.1M
+
+
+def test_a_sequential_model_built_by_add_is_walked_once():
+    # Every add() re-traces a Sequential; the walk sees the model's graph, one row per layer.
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 3, name="c1")])
+    model.add(keras.layers.MaxPooling2D(name="p1"))
+    model.add(keras.layers.Flatten(name="flat"))
+    model.add(keras.layers.Dense(10, name="out"))
+    report = zoo.summary(model)
+    assert [r.name for r in report.rows] == ["c1", "p1", "flat", "out"]
+    assert report.total_params == model.count_params() == sum(r.params for r in report.rows)
+    assert report.macs == 26 * 26 * 4 * 9 + 13 * 13 * 4 * 10
+
+
+def test_a_shared_layer_is_two_calls_and_its_parameters_count_once():
+    inputs = keras.Input((8, 8, 3))
+    conv = keras.layers.Conv2D(3, 3, padding="same", name="shared")
+    outputs = keras.layers.Add(name="add")([conv(inputs), conv(conv(inputs))])
+    report = zoo.summary(keras.Model(inputs, outputs))
+    assert [r.name for r in report.rows] == ["shared", "shared", "shared", "add"]
+    assert [r.params for r in report.rows] == [84, 0, 0, 0] and report.total_params == 84
+    assert report.macs == 3 * 8 * 8 * 3 * 27
+    assert report.receptive_field == 5  # the longest path: two 3x3 convolutions
+
+
+def test_graph_of_nested_models_as_last_layers():
+    # A functional model's calls are numbered from 1 in the config's output_layers, a Sequential's
+    # from 0 (zoo.graph._first_call): nested models that are outputs of the graph pin that here.
+    x = keras.Input((4,))
+    inner = keras.Model(x, keras.layers.Dense(2, name="d")(x), name="inner")
+    seq = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="sd")], name="seq")
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, [inner(inputs), inner(keras.layers.Dense(4, name="pre")(inputs)), seq(inputs)])
+    graph = zoo.graph.model_graph(model)
+    assert graph.outputs == (("inner", 0, 0), ("inner", 1, 0), ("seq", 0, 0))
+    assert [(c.layer.name, c.index, c.output_shape) for c in graph.calls] == [
+        ("pre", 0, (None, 4)), ("inner", 0, (None, 2)), ("inner", 1, (None, 2)), ("seq", 0, (None, 3))]
+    report = zoo.summary(model)
+    assert [r.name for r in report.rows] == ["pre", "inner/d", "inner/d", "seq/sd"]
+    assert report.total_params == model.count_params() == 20 + 10 + 15
+    outputs, tapped = zoo.graph.replay(model, keras.Input((4,)), tap="sd")
+    assert [tuple(t.shape) for t in outputs] == [(None, 2), (None, 2), (None, 3)] and tapped is outputs[2]

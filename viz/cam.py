@@ -1,8 +1,7 @@
 """Grad-CAM: which places in an image the evidence for a class comes from.
 
-Works on TensorFlow
-(tf.GradientTape) and on JAX (jax.grad), for layers of the model or of one
-nested model (a backbone under a head, as ``transfer.attach_head`` builds).
+Works on TensorFlow (tf.GradientTape) and on JAX (jax.grad), for layers of the
+model or of nested models (a backbone under a head, as ``transfer.attach_head`` builds).
 
 Example:
     >>> heat = grad_cam(model, image)                    # doctest: +SKIP
@@ -13,7 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from viz.figures import displayable, one_image, save_figure
-from viz.maps import find_layer, model_inputs, outer_call, output_in, spatial_layer_names
+from viz.maps import find_layer, spatial_layer_names
+from zoo.graph import replay
 
 
 def _default_cam_layer(model):
@@ -29,29 +29,20 @@ def _pieces(model, layer_name, need_cut=False):
     ``maps_and_output(x) -> (feature maps, class scores)``, run in one pass so a
     GradientTape sees both. With ``need_cut``, ``cut(maps) -> class scores`` where
     the layer cuts the graph (every path to the output passes through it), else None.
+    Both are the model's own layers called again (``zoo.graph.replay``), through nested models.
     """
-    layer, owner = find_layer(model, layer_name)
-    graph = model if owner is model else owner
-    maps = output_in(graph, layer)
-    if owner is model:
-        both = keras.Model(model_inputs(model), [maps, model.outputs[0]])
-        cut = _try_model(maps, model.outputs[0]) if need_cut else None
-        return (lambda x: both(x, training=False)), cut
-    front, owner_out = outer_call(model, owner)
-    inner = keras.Model(model_inputs(owner), [maps, owner.outputs[0]])
-    # the nested model may be the last layer: nothing comes after it
-    back = (lambda t, training=False: t) if owner_out is model.outputs[0] else _try_model(owner_out, model.outputs[0])
-    inner_head = _try_model(maps, owner.outputs[0]) if need_cut else None
-    if back is None:
-        raise ValueError(f"Grad-CAM inside the nested model {owner.name!r} needs everything after it to "
-                         f"depend on its output only. Received: layer_name={layer_name!r}")
-
-    def maps_and_output(x):
-        maps, features = inner(front(x), training=False)
-        return maps, back(features, training=False)
-
-    cut = None if inner_head is None else (lambda a: back(inner_head(a, training=False), training=False))
-    return maps_and_output, cut
+    find_layer(model, layer_name)  # an unknown name fails here, naming the choices
+    image_shape = model.inputs[0].shape[1:]
+    x = keras.Input(image_shape)
+    outputs, maps = replay(model, x, tap=layer_name)
+    both = keras.Model(x, [maps, outputs[0]])
+    cut = None
+    if need_cut:
+        start = keras.Input(maps.shape[1:])
+        tail, _ = replay(model, keras.Input(image_shape), replace=(layer_name, start))
+        after = _try_model(start, tail[0])
+        cut = None if after is None else (lambda a: after(a, training=False))
+    return (lambda t: both(t, training=False)), cut
 
 
 def _try_model(inputs, outputs):

@@ -32,7 +32,7 @@ def image_grid(n, size=1.4, cols=None, title=None):
 
     Example:
         >>> fig, axes = image_grid(5, cols=4, title="five")
-        >>> len(fig.axes), fig._suptitle.get_text()
+        >>> len(fig.axes), fig.get_suptitle()
         (5, 'five')
     """
     cols = cols or min(n, 8)

@@ -13,25 +13,19 @@ import keras
 import numpy as np
 
 from viz.figures import image_grid, one_image, save_figure
-from zoo.graph import all_layers
+from zoo.graph import all_layers, replay
 
 CONV_TYPES = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
 
 
 def leaf_layers(model):
-    """Every layer of ``model`` that is not itself a model, nested models included, as (layer, owner) pairs.
+    """Every layer of ``model`` that is not itself a model, nested models included, input side first.
 
     Example:
-        >>> [(layer.name, owner.name) for layer, owner in leaf_layers(zoo.cnn_mnist())][1]
-        ('block1_conv', 'cnn_mnist')
+        >>> [layer.name for layer in leaf_layers(zoo.cnn_mnist())][:2]
+        ['input', 'block1_conv']
     """
-    owners = {}
-    for owner in all_layers(model):
-        for layer in owner.layers if isinstance(owner, keras.Model) else ():
-            owners.setdefault(id(layer), owner)  # a layer shared by two models: the first one
-    for layer in all_layers(model):
-        if not isinstance(layer, keras.Model):
-            yield layer, owners[id(layer)]
+    return [layer for layer in all_layers(model) if not isinstance(layer, keras.Model)]
 
 
 def is_spatial(layer):
@@ -54,7 +48,7 @@ def spatial_layer_names(model):
         >>> spatial_layer_names(zoo.cnn_mnist())[-1]
         'block2_pool'
     """
-    return [layer.name for layer, _ in leaf_layers(model) if is_spatial(layer)]
+    return [layer.name for layer in leaf_layers(model) if is_spatial(layer)]
 
 
 def conv_layer_names(model):
@@ -64,81 +58,41 @@ def conv_layer_names(model):
         >>> conv_layer_names(zoo.cnn_mnist())
         ['block1_conv', 'block2_conv']
     """
-    return [layer.name for layer, _ in leaf_layers(model) if isinstance(layer, CONV_TYPES)]
+    return [layer.name for layer in leaf_layers(model) if isinstance(layer, CONV_TYPES)]
 
 
 def find_layer(model, layer_name):
-    """``(layer, enclosing model)`` for ``layer_name``; ValueError lists the conv layers there are.
+    """The layer called ``layer_name`` (nested models included); ValueError lists the conv layers there are.
 
     Example:
-        >>> layer, owner = find_layer(zoo.cnn_mnist(), "block2_conv")
-        >>> type(layer).__name__, owner.name
-        ('Conv2D', 'cnn_mnist')
+        >>> type(find_layer(zoo.cnn_mnist(), "block2_conv")).__name__
+        'Conv2D'
     """
-    for layer, owner in leaf_layers(model):
+    for layer in leaf_layers(model):
         if layer.name == layer_name:
-            return layer, owner
+            return layer
     raise ValueError(
         f"No layer named {layer_name!r} in model {model.name!r}. "
         f"Convolution layers available: {conv_layer_names(model)}. Received: layer_name={layer_name!r}"
     )
 
 
-def model_inputs(model):
-    """The model's inputs as Keras calls it: one tensor, not a one-element list (Keras warns otherwise).
+def feature_map_model(model, layer_name):
+    """A model from ``model``'s input to ``layer_name``'s output, also inside a nested backbone.
 
     Example:
-        >>> model_inputs(zoo.cnn_mnist()).shape
-        (None, 28, 28, 1)
+        >>> feature_map_model(zoo.cnn_mnist(), "block2_conv").output_shape
+        (None, 11, 11, 32)
     """
-    return model.inputs[0] if len(model.inputs) == 1 else model.inputs
-
-
-def output_in(graph, layer):
-    """``layer``'s output tensor in ``graph``'s own graph (a shared layer has one per call)."""
-    nodes = layer._inbound_nodes
-    if len(nodes) == 1:
-        return nodes[0].output_tensors[0]
-    for node in nodes:
-        try:
-            keras.Model(model_inputs(graph), node.output_tensors[0])
-        except ValueError:  # that call belongs to another model's graph
-            continue
-        return node.output_tensors[0]
-    raise ValueError(f"Layer {layer.name!r} is not called in {graph.name!r}'s graph.")
-
-
-def outer_call(model, owner):
-    """``(front, output tensor)`` of the call of the nested model ``owner`` in ``model``'s graph.
-
-    ``front`` maps the outer input to what ``owner`` receives (the identity when
-    ``owner`` sits right after the input). Only one level of nesting is handled.
-    """
-    for node in owner._inbound_nodes:
-        entry = node.input_tensors[0]
-        if entry is model.inputs[0]:
-            return (lambda x: x), node.output_tensors[0]
-        try:
-            front = keras.Model(model_inputs(model), entry)
-        except ValueError:  # a call of ``owner`` in some other model's graph
-            continue
-        return front, node.output_tensors[0]
-    raise ValueError(f"The nested model {owner.name!r} is not called directly in {model.name!r}'s graph.")
-
-
-def _activation_model(model, layer_name):
-    """A model mapping the outer input to ``layer_name``'s output, even inside a nested backbone."""
-    layer, owner = find_layer(model, layer_name)
+    layer = find_layer(model, layer_name)
     if not is_spatial(layer):
         raise ValueError(
             f"Layer {layer_name!r} outputs shape {layer.output.shape}, not a 4-D feature map. "
             f"Layers with feature maps: {spatial_layer_names(model)}"
         )
-    if owner is model:
-        return keras.Model(model_inputs(model), output_in(model, layer))
-    inner = keras.Model(model_inputs(owner), output_in(owner, layer))
-    front, _ = outer_call(model, owner)
-    return lambda x: inner(front(x))
+    x = keras.Input(model.inputs[0].shape[1:])
+    _, maps = replay(model, x, tap=layer_name)
+    return keras.Model(x, maps)
 
 
 def plot_filters(model_or_layer, max_filters=64, path=None):
@@ -155,10 +109,10 @@ def plot_filters(model_or_layer, max_filters=64, path=None):
     """
     layer = model_or_layer
     if isinstance(model_or_layer, keras.Model):
-        convs = [lyr for lyr, _ in leaf_layers(model_or_layer) if isinstance(lyr, keras.layers.Conv2D)]
+        convs = [lyr for lyr in leaf_layers(model_or_layer) if isinstance(lyr, keras.layers.Conv2D)]
         if not convs:
             raise ValueError(f"Model {model_or_layer.name!r} has no Conv2D layer to show. "
-                             f"Layers: {[lyr.name for lyr, _ in leaf_layers(model_or_layer)]}")
+                             f"Layers: {[lyr.name for lyr in leaf_layers(model_or_layer)]}")
         layer = convs[0]
     if not isinstance(layer, keras.layers.Conv2D) or not layer.built:
         raise ValueError(f"Expected a keras.Model or a built Conv2D layer. Received: {type(layer).__name__} "
@@ -186,7 +140,7 @@ def plot_feature_maps(model, layer_name, image, max_maps=64, path=None):
         >>> len(fig.axes)
         32
     """
-    maps = keras.ops.convert_to_numpy(_activation_model(model, layer_name)(one_image(image)))[0]
+    maps = keras.ops.convert_to_numpy(feature_map_model(model, layer_name)(one_image(image), training=False))[0]
     n = min(maps.shape[-1], max_maps)
     fig, axes = image_grid(n, title=f"{layer_name}: {n} of {maps.shape[-1]} feature maps "
                                     f"{maps.shape[0]}x{maps.shape[1]}")

@@ -20,6 +20,8 @@ import math
 
 import keras
 
+from zoo.graph import model_graph
+
 
 def conv_output_size(size, kernel, padding=0, stride=1, dilation=1, strict=True):
     """Output size of a convolution or pooling window: ``(W - F + 2P) / S + 1``.
@@ -147,8 +149,9 @@ def _size(weights):
     return int(sum(math.prod(w.shape) for w in weights))
 
 
-def _shape(tensor):
-    return tuple(1 if d is None else d for d in tensor.shape[1:])
+def _per_image(shape):
+    """A tensor shape without its batch dimension, unknown sizes counted as 1."""
+    return tuple(1 if d is None else d for d in shape[1:])
 
 
 def _macs(layer, in_shape, out_shape):
@@ -201,59 +204,44 @@ def _window(layer):
     return kernel[0], layer.strides[0] if layer.strides else kernel[0], dilation[0]
 
 
-def _graph_nodes(model):
-    """The call nodes of ``model``'s own graph, inputs first.
+def _walk(model, rows, entry, seen):
+    """Append one row per layer call of ``model``'s graph; return (receptive field, jump) of its outputs.
 
-    A layer's ``_inbound_nodes`` also holds calls from other graphs (a
-    Sequential model re-traces on every ``add``; a layer may be shared), so
-    the walk follows the model's graph, not the layers.
+    ``entry`` is the (receptive field, jump) of what flows into the model; a
+    layer already in ``seen`` (shared, or a nested model called twice) adds no
+    parameters again.
     """
-    graph = getattr(model, "_functional", None) or model  # a Sequential keeps its graph there
-    by_depth = getattr(graph, "_nodes_by_depth", None)
-    if by_depth is None:
-        raise ValueError(f"summary() needs a functional or Sequential model with an Input. Received: {model.name!r}")
-    return [node for depth in sorted(by_depth, reverse=True) for node in by_depth[depth]]
-
-
-def _walk(model, rows, fields, seen):
-    """Append one row per layer call; ``fields`` maps tensor id -> (receptive field, jump)."""
-    for node in _graph_nodes(model):
-        layer, ins, outs = node.operation, node.input_tensors, node.output_tensors
-        rf, jump = max((fields.get(id(t), (1, 1)) for t in ins), default=(1, 1))
-        if isinstance(layer, keras.layers.InputLayer) or not outs:
-            for t in outs:
-                fields.setdefault(id(t), (1, 1))
-            continue
+    graph = model_graph(model)
+    fields = {ref[:2]: entry for ref in graph.inputs}  # call key -> (receptive field, jump)
+    for call in graph.calls:
+        layer, key = call.layer, (call.layer.name, call.index)
+        rf, jump = max((fields.get(ref[:2], (1, 1)) for ref in call.inputs), default=(1, 1))
         if isinstance(layer, keras.Model):  # a nested model (e.g. a backbone under a head): walk inside
             inner = len(rows)
-            inner_fields = {id(t): (rf, jump) for t in layer.inputs}
-            _walk(layer, rows, inner_fields, seen)
+            fields[key] = _walk(layer, rows, (rf, jump), seen)
             for r in rows[inner:]:
                 r.name = f"{layer.name}/{r.name}"
-            rf, jump = max((inner_fields.get(id(t), (rf, jump)) for t in layer.outputs), default=(rf, jump))
-            for t in outs:
-                fields[id(t)] = (rf, jump)
             continue
         window = _window(layer)
         if window is not None:
             k, s, d = window
             rf, jump = rf + (k - 1) * d * jump, jump * s
-        for t in outs:
-            fields[id(t)] = (rf, jump)
-        out = outs[0]
-        spatial = len(out.shape) == 4
+        fields[key] = (rf, jump)
+        spatial = len(call.output_shape) == 4
+        in_shape, out_shape = (_per_image(call.input_shapes[0]) if call.inputs else None), _per_image(call.output_shape)
         rows.append(LayerRow(
             name=layer.name,
             type=type(layer).__name__,
-            output_shape=tuple(out.shape),
+            output_shape=call.output_shape,
             params=0 if id(layer) in seen else _size(layer.weights),
             trainable=bool(layer.trainable_weights),
-            macs=_macs(layer, _shape(ins[0]), _shape(out)) if ins else 0,
+            macs=_macs(layer, in_shape, out_shape) if call.inputs else 0,
             receptive_field=rf if spatial else None,
             effective_stride=jump if spatial else None,
-            activations=_activations(layer, _shape(ins[0]), _shape(out)) if ins else 0,
+            activations=_activations(layer, in_shape, out_shape) if call.inputs else 0,
         ))
         seen.add(id(layer))
+    return max((fields.get(ref[:2], entry) for ref in graph.outputs), default=entry)
 
 
 def summary(model, input_shape=None):
@@ -282,7 +270,7 @@ def summary(model, input_shape=None):
             f"Received: model={model.name!r}"
         )
     rows = []
-    _walk(model, rows, {}, set())
+    _walk(model, rows, (1, 1), set())
     trainable = _size(model.trainable_weights)
     total = _size(model.weights)
     spatial = [r for r in rows if r.receptive_field is not None]
