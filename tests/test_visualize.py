@@ -231,3 +231,17 @@ def test_looking_inside_leaves_the_model_as_it_was(tmp_path):
     model.save(tmp_path / "m.keras")
     again = keras.saving.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(keras.ops.convert_to_numpy(again(image[None])), expected, atol=1e-6)
+
+
+def test_looking_inside_leaves_default_names_alone():
+    # Keras numbers default names (input_layer_3, functional_7) with global counters; the inputs and
+    # models viz builds inside are named, so a user's next default names do not depend on what was plotted.
+    def next_names():
+        x = keras.Input((2,))
+        return [int(name.rsplit("_", 1)[-1]) if name[-1].isdigit() else 0 for name in (keras.Model(x, x).layers[0].name, keras.Model(x, x).name)]
+
+    model = zoo.cnn_mnist()
+    before = next_names()
+    viz.plot_feature_maps(model, "block1_conv", np.zeros((28, 28, 1)))
+    viz.grad_cam(model, np.zeros((28, 28, 1)), class_index=0)
+    assert next_names() == [before[0] + 1, before[1] + 2]  # as if nothing had been plotted in between

@@ -4,7 +4,11 @@ Works on TensorFlow (tf.GradientTape) and on JAX (jax.grad), for layers of the
 model or of nested models (a backbone under a head, as ``transfer.attach_head`` builds).
 
 Example:
-    >>> heat = grad_cam(model, image)                    # doctest: +SKIP
+    >>> model = zoo.cnn_mnist()
+    >>> image = np.random.default_rng(0).random((28, 28, 1), dtype="float32")
+    >>> fig = plot_grad_cam(model, image, path="grad_cam.png")
+    >>> os.path.exists("grad_cam.png")
+    True
 """
 
 import keras
@@ -33,13 +37,14 @@ def _pieces(model, layer_name, need_cut=False):
     """
     find_layer(model, layer_name)  # an unknown name fails here, naming the choices
     image_shape = model.inputs[0].shape[1:]
-    x = keras.Input(image_shape)
+    # Named inputs and models: looking inside does not move Keras's counters for default names.
+    x = keras.Input(image_shape, name="viz_image")
     outputs, maps = replay(model, x, tap=layer_name)
-    both = keras.Model(x, [maps, outputs[0]])
+    both = keras.Model(x, [maps, outputs[0]], name="grad_cam_maps_and_output")
     cut = None
     if need_cut:
-        start = keras.Input(maps.shape[1:])
-        tail, _ = replay(model, keras.Input(image_shape), replace=(layer_name, start))
+        start = keras.Input(maps.shape[1:], name="viz_maps")
+        tail, _ = replay(model, keras.Input(image_shape, name="viz_image"), replace=(layer_name, start))
         after = _try_model(start, tail[0])
         cut = None if after is None else (lambda a: after(a, training=False))
     return (lambda t: both(t, training=False)), cut
@@ -47,7 +52,7 @@ def _pieces(model, layer_name, need_cut=False):
 
 def _try_model(inputs, outputs):
     try:
-        return keras.Model(inputs, outputs)
+        return keras.Model(inputs, outputs, name="grad_cam_after_layer")
     except ValueError:  # "graph disconnected": some path avoids ``inputs``
         return None
 
@@ -90,9 +95,12 @@ def grad_cam(model, image, class_index=None, layer_name=None, upsample=True):
     may sit inside a nested backbone (``transfer.attach_head`` models).
 
     Example:
-        >>> heat = grad_cam(model, image)          # doctest: +SKIP
-        >>> heat.shape == image.shape[:2]          # doctest: +SKIP
-        True
+        >>> model, image = zoo.cnn_mnist(), np.random.default_rng(0).random((28, 28, 1))
+        >>> heat = grad_cam(model, image, class_index=3)   # default layer: the last 4-D one, block2_pool
+        >>> heat.shape == image.shape[:2], bool(0.0 <= heat.min() <= heat.max() <= 1.0)
+        (True, True)
+        >>> grad_cam(model, image, class_index=3, layer_name="block1_conv", upsample=False).shape
+        (26, 26)
     """
     x = one_image(image)
     layer_name = layer_name or _default_cam_layer(model)
@@ -123,9 +131,10 @@ def plot_grad_cam(model, image, class_index=None, layer_name=None, class_names=N
     preprocessed beyond recognition (defaults to ``image`` itself).
 
     Example:
-        >>> fig = plot_grad_cam(model, image, class_names=["cat", "dog"])   # doctest: +SKIP
-        >>> len(fig.axes)                                                   # doctest: +SKIP
-        2
+        >>> model, image = zoo.cnn_mnist(), np.random.default_rng(0).random((28, 28, 1))
+        >>> fig = plot_grad_cam(model, image, class_index=7, class_names=[str(d) for d in range(10)])
+        >>> len(fig.axes), fig.axes[1].get_title().startswith("Grad-CAM: 7")
+        (2, True)
     """
     x = one_image(image)
     preds = keras.ops.convert_to_numpy(model(x, training=False))[0]

@@ -1,7 +1,12 @@
 """Training curves: :func:`join_histories` (the project's one history joiner) and :func:`plot_history`.
 
 Example:
-    >>> fig = plot_history(model.fit(x, y, validation_split=0.2, epochs=3), path="curves.png")  # doctest: +SKIP
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    >>> model.compile("sgd", "mse")
+    >>> x, y = np.random.default_rng(0).random((20, 4)), np.zeros(20)
+    >>> fig = plot_history(model.fit(x, y, validation_split=0.2, epochs=3, verbose=0), path="curves.png")
+    >>> [ax.get_title() for ax in fig.axes], os.path.exists("curves.png")
+    (['loss'], True)
 """
 
 import matplotlib.pyplot as plt

@@ -90,9 +90,10 @@ def feature_map_model(model, layer_name):
             f"Layer {layer_name!r} outputs shape {layer.output.shape}, not a 4-D feature map. "
             f"Layers with feature maps: {spatial_layer_names(model)}"
         )
-    x = keras.Input(model.inputs[0].shape[1:])
+    # Named, so that looking inside does not move Keras's counters for the user's default names.
+    x = keras.Input(model.inputs[0].shape[1:], name="viz_image")
     _, maps = replay(model, x, tap=layer_name)
-    return keras.Model(x, maps)
+    return keras.Model(x, maps, name=f"{model.name}_{layer_name}_maps")
 
 
 def plot_filters(model_or_layer, max_filters=64, path=None):
