@@ -1,4 +1,4 @@
-"""zoo.visualize: every plot returns a Figure with the expected panels and saves a real PNG;
+"""viz: every plot returns a Figure with the expected panels and saves a real PNG;
 Grad-CAM finds the evidence where a hand-built model is known to look."""
 
 import keras
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo import visualize as viz
+import viz
 
 
 @pytest.fixture(autouse=True)
@@ -200,7 +200,7 @@ def test_grad_cam_defaults_and_errors(tmp_path):
 def test_grad_cam_on_jax(run_jax):
     out = run_jax("""
         import numpy as np, keras
-        from zoo.visualize import grad_cam
+        from viz import grad_cam
         inputs = keras.Input((16, 16, 1))
         conv = keras.layers.Conv2D(1, 1, activation="relu", name="c")
         dense = keras.layers.Dense(1)
@@ -216,3 +216,32 @@ def test_grad_cam_on_jax(run_jax):
     """)
     backend, row, col, diff = out.split()
     assert backend == "jax" and 10 <= int(row) < 14 and 2 <= int(col) < 6 and float(diff) < 1e-5
+
+
+def test_looking_inside_leaves_the_model_as_it_was(tmp_path):
+    # Feature maps and Grad-CAM call the model's layers again (zoo.graph.replay); the model's own
+    # graph, its outputs and its saved file stay as they were.
+    model = _nested_known_model()
+    image = _two_squares()
+    rows = [(r.name, r.params, r.output_shape) for r in zoo.summary(model).rows]
+    expected = keras.ops.convert_to_numpy(model(image[None]))
+    viz.grad_cam(model, image, class_index=1)
+    viz.plot_feature_maps(model, "detect", image)
+    assert [(r.name, r.params, r.output_shape) for r in zoo.summary(model).rows] == rows
+    model.save(tmp_path / "m.keras")
+    again = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(again(image[None])), expected, atol=1e-6)
+
+
+def test_looking_inside_leaves_default_names_alone():
+    # Keras numbers default names (input_layer_3, functional_7) with global counters; the inputs and
+    # models viz builds inside are named, so a user's next default names do not depend on what was plotted.
+    def next_names():
+        x = keras.Input((2,))
+        return [int(name.rsplit("_", 1)[-1]) if name[-1].isdigit() else 0 for name in (keras.Model(x, x).layers[0].name, keras.Model(x, x).name)]
+
+    model = zoo.cnn_mnist()
+    before = next_names()
+    viz.plot_feature_maps(model, "block1_conv", np.zeros((28, 28, 1)))
+    viz.grad_cam(model, np.zeros((28, 28, 1)), class_index=0)
+    assert next_names() == [before[0] + 1, before[1] + 2]  # as if nothing had been plotted in between

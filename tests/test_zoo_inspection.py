@@ -1,5 +1,6 @@
 """Inspection: the seeds' formulas, parameter totals, multiply-adds, receptive fields."""
 
+import math
 import subprocess
 import sys
 
@@ -116,3 +117,70 @@ def test_command_line_list_and_summary():
     assert summary.returncode == 0 and "61,281" in summary.stdout  # 61,706 - 850 + 84 * 5 + 5
     bad = run("summary", "lenet")
     assert bad.returncode == 2 and "lenet5" in bad.stderr
+
+
+def test_activations_of_lenet5_by_hand():
+    # C1 28x28x6, C3 10x10x16, C5 1x1x120, F6 84, output 10; pooling, flatten and tanh do not count.
+    report = zoo.summary("lenet5")
+    assert [r.activations for r in report.rows] == [28 * 28 * 6, 0, 10 * 10 * 16, 0, 120, 0, 84, 10]
+    assert report.activations == 4704 + 1600 + 120 + 84 + 10
+    assert "Activations: 6.52K" in str(report) and "Acts" in str(report)
+
+
+def test_activations_count_depthwise_and_separable_convolutions():
+    inputs = keras.Input((10, 10, 3))
+    x = keras.layers.DepthwiseConv2D(3, padding="same")(inputs)  # 10x10x3
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.SeparableConv2D(8, 3, depth_multiplier=2)(x)  # depthwise 8x8x6, pointwise 8x8x8
+    report = zoo.summary(keras.Model(inputs, x))
+    assert report.activations == 300 + 8 * 8 * 6 + 8 * 8 * 8
+
+
+def test_activations_of_resnet50_from_the_output_shapes():
+    model = zoo.resnet50()
+    counted = (keras.layers.Conv2D, keras.layers.Dense)  # ResNet-50 has no other counted layers
+    expected = sum(math.prod(layer.output.shape[1:]) for layer in model.layers if isinstance(layer, counted))
+    assert zoo.summary(model).activations == expected
+    assert 10e6 < expected < 11e6  # Keras's v1 layout; timm's v1.5 (stride in the 3x3) has 11.1M
+
+
+def test_a_sequential_model_built_by_add_is_walked_once():
+    # Every add() re-traces a Sequential; the walk sees the model's graph, one row per layer.
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 3, name="c1")])
+    model.add(keras.layers.MaxPooling2D(name="p1"))
+    model.add(keras.layers.Flatten(name="flat"))
+    model.add(keras.layers.Dense(10, name="out"))
+    report = zoo.summary(model)
+    assert [r.name for r in report.rows] == ["c1", "p1", "flat", "out"]
+    assert report.total_params == model.count_params() == sum(r.params for r in report.rows)
+    assert report.macs == 26 * 26 * 4 * 9 + 13 * 13 * 4 * 10
+
+
+def test_a_shared_layer_is_two_calls_and_its_parameters_count_once():
+    inputs = keras.Input((8, 8, 3))
+    conv = keras.layers.Conv2D(3, 3, padding="same", name="shared")
+    outputs = keras.layers.Add(name="add")([conv(inputs), conv(conv(inputs))])
+    report = zoo.summary(keras.Model(inputs, outputs))
+    assert [r.name for r in report.rows] == ["shared", "shared", "shared", "add"]
+    assert [r.params for r in report.rows] == [84, 0, 0, 0] and report.total_params == 84
+    assert report.macs == 3 * 8 * 8 * 3 * 27
+    assert report.receptive_field == 5  # the longest path: two 3x3 convolutions
+
+
+def test_graph_of_nested_models_as_last_layers():
+    # A functional model's calls are numbered from 1 in the config's output_layers, a Sequential's
+    # from 0 (zoo.graph._first_call): nested models that are outputs of the graph pin that here.
+    x = keras.Input((4,))
+    inner = keras.Model(x, keras.layers.Dense(2, name="d")(x), name="inner")
+    seq = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="sd")], name="seq")
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, [inner(inputs), inner(keras.layers.Dense(4, name="pre")(inputs)), seq(inputs)])
+    graph = zoo.graph.model_graph(model)
+    assert graph.outputs == (("inner", 0, 0), ("inner", 1, 0), ("seq", 0, 0))
+    assert [(c.layer.name, c.index, c.output_shape) for c in graph.calls] == [
+        ("pre", 0, (None, 4)), ("inner", 0, (None, 2)), ("inner", 1, (None, 2)), ("seq", 0, (None, 3))]
+    report = zoo.summary(model)
+    assert [r.name for r in report.rows] == ["pre", "inner/d", "inner/d", "seq/sd"]
+    assert report.total_params == model.count_params() == 20 + 10 + 15
+    outputs, tapped = zoo.graph.replay(model, keras.Input((4,)), tap="sd")
+    assert [tuple(t.shape) for t in outputs] == [(None, 2), (None, 2), (None, 3)] and tapped is outputs[2]

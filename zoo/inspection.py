@@ -20,6 +20,8 @@ import math
 
 import keras
 
+from zoo.graph import model_graph
+
 
 def conv_output_size(size, kernel, padding=0, stride=1, dilation=1, strict=True):
     """Output size of a convolution or pooling window: ``(W - F + 2P) / S + 1``.
@@ -76,7 +78,13 @@ def conv_params(kernel, in_channels, filters, bias=True):
 
 @dataclasses.dataclass
 class LayerRow:
-    """One layer of a :class:`Report`."""
+    """One layer call of a :class:`Report`.
+
+    Example:
+        >>> row = summary("lenet5").rows[0]   # C1: 6 filters 5x5 on 32x32x1
+        >>> row.output_shape, row.params, row.macs, row.activations, row.receptive_field
+        ((None, 28, 28, 6), 156, 117600, 4704, 5)
+    """
 
     name: str
     type: str
@@ -86,11 +94,26 @@ class LayerRow:
     macs: int
     receptive_field: int = None
     effective_stride: int = None
+    activations: int = 0
 
 
 @dataclasses.dataclass
 class Report:
-    """What :func:`summary` measured. ``str(report)`` is a readable table."""
+    """What :func:`summary` measured. ``str(report)`` is a readable table.
+
+    Example:
+        >>> print(summary(zoo.dense_mnist()))   # the seed's 784-512-10 network
+        Model: dense_mnist   input (28, 28, 1)
+        ---------------------------------------------------------------------
+        Layer        Type     Output shape   Params  Train     MACs  Acts  RF
+        ---------------------------------------------------------------------
+        flatten      Flatten  (None, 784)         0     no
+        fc1          Dense    (None, 512)   401,920    yes  401.41K   512
+        predictions  Dense    (None, 10)      5,130    yes    5.12K    10
+        ---------------------------------------------------------------------
+        Total params: 407,050   Trainable: 407,050   Non-trainable: 0
+        Multiply-adds: 406.53K   FLOPs (2 x MACs, batch 1): 813.06K   Activations: 522
+    """
 
     name: str
     input_shape: tuple
@@ -101,6 +124,7 @@ class Report:
     macs: int
     receptive_field: int = None
     effective_stride: int = None
+    activations: int = 0
 
     @property
     def flops(self):
@@ -108,31 +132,36 @@ class Report:
         return 2 * self.macs
 
     def __str__(self):
-        header = ("Layer", "Type", "Output shape", "Params", "Train", "MACs", "RF")
+        header = ("Layer", "Type", "Output shape", "Params", "Train", "MACs", "Acts", "RF")
         body = [
             (r.name, r.type, str(r.output_shape), f"{r.params:,}", "yes" if r.trainable else "no",
-             si_units(r.macs) if r.macs else "", "" if r.receptive_field is None else str(r.receptive_field))
+             si_units(r.macs) if r.macs else "", si_units(r.activations) if r.activations else "",
+             "" if r.receptive_field is None else str(r.receptive_field))
             for r in self.rows
         ]
         widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
         line = lambda row: "  ".join(c.ljust(w) if i < 3 else c.rjust(w)  # noqa: E731
-                                     for i, (c, w) in enumerate(zip(row, widths)))
+                                     for i, (c, w) in enumerate(zip(row, widths))).rstrip()
         rule = "-" * len(line(header))
-        rf = ""
-        if self.receptive_field is not None:
-            rf = (f"\nReceptive field of the last feature map: {self.receptive_field} px, "
-                  f"effective stride {self.effective_stride}")
+        rf = "" if self.receptive_field is None else (
+            f"\nReceptive field of the last feature map: {self.receptive_field} px, effective stride {self.effective_stride}")
         return "\n".join([
             f"Model: {self.name}   input {self.input_shape}", rule, line(header), rule,
             *map(line, body), rule,
             f"Total params: {self.total_params:,}   Trainable: {self.trainable_params:,}   "
             f"Non-trainable: {self.non_trainable_params:,}",
-            f"Multiply-adds: {si_units(self.macs)}   FLOPs (2 x MACs, batch 1): {si_units(self.flops)}{rf}",
+            f"Multiply-adds: {si_units(self.macs)}   FLOPs (2 x MACs, batch 1): {si_units(self.flops)}   "
+            f"Activations: {si_units(self.activations)}{rf}",
         ])
 
 
 def si_units(n):
-    """``15470264320 -> '15.47G'``: a count with a K, M or G suffix."""
+    """A count with a K, M or G suffix.
+
+    Example:
+        >>> si_units(15470264320), si_units(61706), si_units(840)
+        ('15.47G', '61.71K', '840')
+    """
     for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if n >= scale:
             return f"{n / scale:.2f}{unit}"
@@ -143,8 +172,9 @@ def _size(weights):
     return int(sum(math.prod(w.shape) for w in weights))
 
 
-def _shape(tensor):
-    return tuple(1 if d is None else d for d in tensor.shape[1:])
+def _per_image(shape):
+    """A tensor shape without its batch dimension, unknown sizes counted as 1."""
+    return tuple(1 if d is None else d for d in shape[1:])
 
 
 def _macs(layer, in_shape, out_shape):
@@ -165,6 +195,27 @@ def _macs(layer, in_shape, out_shape):
     return 0
 
 
+# The layers whose outputs timm's cards count as activations (fvcore's convolution and linear
+# counters): every convolution, depthwise and separable ones included, and Dense.
+_ACTIVATION_LAYERS = (
+    keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D,
+    keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose, keras.layers.Conv3DTranspose,
+    keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D,
+    keras.layers.SeparableConv1D, keras.layers.SeparableConv2D, keras.layers.Dense,
+)
+
+
+def _activations(layer, in_shape, out_shape):
+    """Output elements of one call of ``layer`` at batch 1; 0 for layers that are not counted."""
+    if not isinstance(layer, _ACTIVATION_LAYERS):
+        return 0
+    count = math.prod(out_shape)
+    if isinstance(layer, (keras.layers.SeparableConv1D, keras.layers.SeparableConv2D)):
+        # A separable conv is two convolutions (two modules in timm); count the depthwise output too.
+        count += math.prod(out_shape[:-1]) * in_shape[-1] * layer.depth_multiplier
+    return count
+
+
 def _window(layer):
     """(kernel, stride, dilation) along height for layers that move the receptive field."""
     if isinstance(layer, keras.layers.ZeroPadding2D):
@@ -176,58 +227,44 @@ def _window(layer):
     return kernel[0], layer.strides[0] if layer.strides else kernel[0], dilation[0]
 
 
-def _graph_nodes(model):
-    """The call nodes of ``model``'s own graph, inputs first.
+def _walk(model, rows, entry, seen):
+    """Append one row per layer call of ``model``'s graph; return (receptive field, jump) of its outputs.
 
-    A layer's ``_inbound_nodes`` also holds calls from other graphs (a
-    Sequential model re-traces on every ``add``; a layer may be shared), so
-    the walk follows the model's graph, not the layers.
+    ``entry`` is the (receptive field, jump) of what flows into the model; a
+    layer already in ``seen`` (shared, or a nested model called twice) adds no
+    parameters again.
     """
-    graph = getattr(model, "_functional", None) or model  # a Sequential keeps its graph there
-    by_depth = getattr(graph, "_nodes_by_depth", None)
-    if by_depth is None:
-        raise ValueError(f"summary() needs a functional or Sequential model with an Input. Received: {model.name!r}")
-    return [node for depth in sorted(by_depth, reverse=True) for node in by_depth[depth]]
-
-
-def _walk(model, rows, fields, seen):
-    """Append one row per layer call; ``fields`` maps tensor id -> (receptive field, jump)."""
-    for node in _graph_nodes(model):
-        layer, ins, outs = node.operation, node.input_tensors, node.output_tensors
-        rf, jump = max((fields.get(id(t), (1, 1)) for t in ins), default=(1, 1))
-        if isinstance(layer, keras.layers.InputLayer) or not outs:
-            for t in outs:
-                fields.setdefault(id(t), (1, 1))
-            continue
+    graph = model_graph(model)
+    fields = {ref[:2]: entry for ref in graph.inputs}  # call key -> (receptive field, jump)
+    for call in graph.calls:
+        layer, key = call.layer, (call.layer.name, call.index)
+        rf, jump = max((fields.get(ref[:2], (1, 1)) for ref in call.inputs), default=(1, 1))
         if isinstance(layer, keras.Model):  # a nested model (e.g. a backbone under a head): walk inside
             inner = len(rows)
-            inner_fields = {id(t): (rf, jump) for t in layer.inputs}
-            _walk(layer, rows, inner_fields, seen)
+            fields[key] = _walk(layer, rows, (rf, jump), seen)
             for r in rows[inner:]:
                 r.name = f"{layer.name}/{r.name}"
-            rf, jump = max((inner_fields.get(id(t), (rf, jump)) for t in layer.outputs), default=(rf, jump))
-            for t in outs:
-                fields[id(t)] = (rf, jump)
             continue
         window = _window(layer)
         if window is not None:
             k, s, d = window
             rf, jump = rf + (k - 1) * d * jump, jump * s
-        for t in outs:
-            fields[id(t)] = (rf, jump)
-        out = outs[0]
-        spatial = len(out.shape) == 4
+        fields[key] = (rf, jump)
+        spatial = len(call.output_shape) == 4
+        in_shape, out_shape = (_per_image(call.input_shapes[0]) if call.inputs else None), _per_image(call.output_shape)
         rows.append(LayerRow(
             name=layer.name,
             type=type(layer).__name__,
-            output_shape=tuple(out.shape),
+            output_shape=call.output_shape,
             params=0 if id(layer) in seen else _size(layer.weights),
             trainable=bool(layer.trainable_weights),
-            macs=_macs(layer, _shape(ins[0]), _shape(out)) if ins else 0,
+            macs=_macs(layer, in_shape, out_shape) if call.inputs else 0,
             receptive_field=rf if spatial else None,
             effective_stride=jump if spatial else None,
+            activations=_activations(layer, in_shape, out_shape) if call.inputs else 0,
         ))
         seen.add(id(layer))
+    return max((fields.get(ref[:2], entry) for ref in graph.outputs), default=entry)
 
 
 def summary(model, input_shape=None):
@@ -241,7 +278,10 @@ def summary(model, input_shape=None):
         >>> report = summary("resnet50")
         >>> round(report.macs / 1e9, 2)
         3.86
-        >>> print(report)   # doctest: +SKIP
+        >>> round(report.activations / 1e6, 2)   # timm's v1.5 layout (stride in the 3x3): 11.1
+        10.59
+        >>> report.flops == 2 * report.macs
+        True
     """
     if isinstance(model, str):
         from zoo.registry import create_model
@@ -254,7 +294,7 @@ def summary(model, input_shape=None):
             f"Received: model={model.name!r}"
         )
     rows = []
-    _walk(model, rows, {}, set())
+    _walk(model, rows, (1, 1), set())
     trainable = _size(model.trainable_weights)
     total = _size(model.weights)
     spatial = [r for r in rows if r.receptive_field is not None]
@@ -268,6 +308,7 @@ def summary(model, input_shape=None):
         macs=sum(r.macs for r in rows),
         receptive_field=spatial[-1].receptive_field if spatial else None,
         effective_stride=spatial[-1].effective_stride if spatial else None,
+        activations=sum(r.activations for r in rows),
     )
 
 

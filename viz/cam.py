@@ -1,25 +1,27 @@
 """Grad-CAM: which places in an image the evidence for a class comes from.
 
-Re-exported by :mod:`zoo.visualize`; import it from there. Works on TensorFlow
-(tf.GradientTape) and on JAX (jax.grad), for layers of the model or of one
-nested model (a backbone under a head, as ``transfer.attach_head`` builds).
+Works on TensorFlow (tf.GradientTape) and on JAX (jax.grad), for layers of the
+model or of nested models (a backbone under a head, as ``transfer.attach_head`` builds).
 
 Example:
-    >>> from zoo.visualize import grad_cam, plot_grad_cam
-    >>> heat = grad_cam(model, image)                    # doctest: +SKIP
+    >>> model = zoo.cnn_mnist()
+    >>> image = np.random.default_rng(0).random((28, 28, 1), dtype="float32")
+    >>> fig = plot_grad_cam(model, image, path="grad_cam.png")
+    >>> os.path.exists("grad_cam.png")
+    True
 """
 
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
 
-from zoo.visualize_maps import (
-    _all_layers, _batch, _display, _find, _inputs, _is_spatial, _outer_call, _output_in, _save,
-)
+from viz.figures import displayable, one_image, save_figure
+from viz.maps import find_layer, spatial_layer_names
+from zoo.graph import replay
 
 
 def _default_cam_layer(model):
-    spatial = [layer.name for layer, _ in _all_layers(model) if _is_spatial(layer)]
+    spatial = spatial_layer_names(model)
     if not spatial:
         raise ValueError(f"Model {model.name!r} has no layer with a 4-D feature map for Grad-CAM.")
     return spatial[-1]
@@ -31,34 +33,26 @@ def _pieces(model, layer_name, need_cut=False):
     ``maps_and_output(x) -> (feature maps, class scores)``, run in one pass so a
     GradientTape sees both. With ``need_cut``, ``cut(maps) -> class scores`` where
     the layer cuts the graph (every path to the output passes through it), else None.
+    Both are the model's own layers called again (``zoo.graph.replay``), through nested models.
     """
-    layer, owner = _find(model, layer_name)
-    graph = model if owner is model else owner
-    maps = _output_in(graph, layer)
-    if owner is model:
-        both = keras.Model(_inputs(model), [maps, model.outputs[0]])
-        cut = _try_model(maps, model.outputs[0]) if need_cut else None
-        return (lambda x: both(x, training=False)), cut
-    front, owner_out = _outer_call(model, owner)
-    inner = keras.Model(_inputs(owner), [maps, owner.outputs[0]])
-    # the nested model may be the last layer: nothing comes after it
-    back = (lambda t, training=False: t) if owner_out is model.outputs[0] else _try_model(owner_out, model.outputs[0])
-    inner_head = _try_model(maps, owner.outputs[0]) if need_cut else None
-    if back is None:
-        raise ValueError(f"Grad-CAM inside the nested model {owner.name!r} needs everything after it to "
-                         f"depend on its output only. Received: layer_name={layer_name!r}")
-
-    def maps_and_output(x):
-        maps, features = inner(front(x), training=False)
-        return maps, back(features, training=False)
-
-    cut = None if inner_head is None else (lambda a: back(inner_head(a, training=False), training=False))
-    return maps_and_output, cut
+    find_layer(model, layer_name)  # an unknown name fails here, naming the choices
+    image_shape = model.inputs[0].shape[1:]
+    # Named inputs and models: looking inside does not move Keras's counters for default names.
+    x = keras.Input(image_shape, name="viz_image")
+    outputs, maps = replay(model, x, tap=layer_name)
+    both = keras.Model(x, [maps, outputs[0]], name="grad_cam_maps_and_output")
+    cut = None
+    if need_cut:
+        start = keras.Input(maps.shape[1:], name="viz_maps")
+        tail, _ = replay(model, keras.Input(image_shape, name="viz_image"), replace=(layer_name, start))
+        after = _try_model(start, tail[0])
+        cut = None if after is None else (lambda a: after(a, training=False))
+    return (lambda t: both(t, training=False)), cut
 
 
 def _try_model(inputs, outputs):
     try:
-        return keras.Model(inputs, outputs)
+        return keras.Model(inputs, outputs, name="grad_cam_after_layer")
     except ValueError:  # "graph disconnected": some path avoids ``inputs``
         return None
 
@@ -101,11 +95,14 @@ def grad_cam(model, image, class_index=None, layer_name=None, upsample=True):
     may sit inside a nested backbone (``transfer.attach_head`` models).
 
     Example:
-        >>> heat = grad_cam(model, image)          # doctest: +SKIP
-        >>> heat.shape == image.shape[:2]          # doctest: +SKIP
-        True
+        >>> model, image = zoo.cnn_mnist(), np.random.default_rng(0).random((28, 28, 1))
+        >>> heat = grad_cam(model, image, class_index=3)   # default layer: the last 4-D one, block2_pool
+        >>> heat.shape == image.shape[:2], bool(0.0 <= heat.min() <= heat.max() <= 1.0)
+        (True, True)
+        >>> grad_cam(model, image, class_index=3, layer_name="block1_conv", upsample=False).shape
+        (26, 26)
     """
-    x = _batch(image)
+    x = one_image(image)
     layer_name = layer_name or _default_cam_layer(model)
     n_classes = model.outputs[0].shape[-1]
     if class_index is not None and not (isinstance(class_index, (int, np.integer)) and 0 <= class_index < n_classes):
@@ -134,15 +131,16 @@ def plot_grad_cam(model, image, class_index=None, layer_name=None, class_names=N
     preprocessed beyond recognition (defaults to ``image`` itself).
 
     Example:
-        >>> fig = plot_grad_cam(model, image, class_names=["cat", "dog"])   # doctest: +SKIP
-        >>> len(fig.axes)                                                   # doctest: +SKIP
-        2
+        >>> model, image = zoo.cnn_mnist(), np.random.default_rng(0).random((28, 28, 1))
+        >>> fig = plot_grad_cam(model, image, class_index=7, class_names=[str(d) for d in range(10)])
+        >>> len(fig.axes), fig.axes[1].get_title().startswith("Grad-CAM: 7")
+        (2, True)
     """
-    x = _batch(image)
+    x = one_image(image)
     preds = keras.ops.convert_to_numpy(model(x, training=False))[0]
     index = int(np.argmax(preds)) if class_index is None else class_index
     cam = grad_cam(model, image, index, layer_name)
-    shown = _display(display_image if display_image is not None else x[0])
+    shown = displayable(display_image if display_image is not None else x[0])
     label = class_names[index] if class_names is not None else f"class {index}"
     fig, axes = plt.subplots(1, 2, figsize=(7, 3.6))
     axes[0].imshow(shown, cmap="gray" if shown.ndim == 2 else None)
@@ -153,4 +151,4 @@ def plot_grad_cam(model, image, class_index=None, layer_name=None, class_names=N
     for ax in axes:
         ax.axis("off")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
