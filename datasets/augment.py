@@ -78,7 +78,7 @@ def check_idg_kwargs(kwargs):
         raise ValueError(
             f"These ImageDataGenerator arguments are not supported by datasets.Augment: {sorted(active)} "
             f"(received {active}). Dataset statistics (featurewise_*, zca_*) belong in a "
-            "keras.layers.Normalization layer, validation_split in datasets.pipelines.split_arrays, "
+            "keras.layers.Normalization layer, validation_split in datasets.tfdata.split_arrays, "
             "and a preprocessing_function in a tf.data map. Supported: " + ", ".join(_SUPPORTED) + ".")
     unknown = sorted(k for k in kwargs if k not in _UNSUPPORTED and k not in _SUPPORTED)
     if unknown:

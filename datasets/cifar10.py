@@ -236,8 +236,8 @@ def pipelines(data_dir=None, batch_size=128, augment=None, rescale=None, validat
               seed=1337, source="files"):
     """CIFAR-10 as ``(train_ds, validation_ds)``: batched tf.data of (float32 images, labels).
 
-    The validation set is the official test batch, or with ``validation_split`` a
-    seeded slice of the training batches. ``augment`` is an ``Augment`` layer (or
+    The validation set is the official test batch (``validation_split`` None or 0),
+    or with ``validation_split`` in (0, 1) a seeded slice of the training batches. ``augment`` is an ``Augment`` layer (or
     True for flips and 4-pixel shifts, the usual CIFAR recipe), applied to training
     batches only. ``rescale`` multiplies pixels (e.g. 1/255); default keeps 0-255.
 
@@ -245,11 +245,13 @@ def pipelines(data_dir=None, batch_size=128, augment=None, rescale=None, validat
         >>> train, val = pipelines("~/data/cifar", augment=True, rescale=1 / 255)  # doctest: +SKIP
         >>> model.fit(train, validation_data=val, epochs=10)                     # doctest: +SKIP
     """
-    from datasets import pipelines as pl
+    from datasets import tfdata
 
+    if validation_split is not None:
+        tfdata.check_validation_split(validation_split)
     (x_train, y_train), (x_test, y_test) = load(data_dir, source=source)
-    if validation_split:
-        (x_train, y_train), (x_test, y_test) = pl.split_arrays(x_train, y_train, validation_split, seed)
+    if validation_split:  # None or 0: the official test batch
+        (x_train, y_train), (x_test, y_test) = tfdata.split_arrays(x_train, y_train, validation_split, seed)
     if augment is True:
         from datasets.augment import Augment
 
@@ -257,7 +259,7 @@ def pipelines(data_dir=None, batch_size=128, augment=None, rescale=None, validat
         augment = Augment(width_shift_range=[0, 1, 2, 3, 4], height_shift_range=[0, 1, 2, 3, 4],
                           horizontal_flip=True,
                           fill_mode="reflect", seed=seed)
-    train = pl.from_arrays(x_train, y_train, batch_size, shuffle=True, augment=augment,
-                           rescale=rescale, seed=seed)
-    val = pl.from_arrays(x_test, y_test, batch_size, shuffle=False, rescale=rescale)
+    train = tfdata.from_arrays(x_train, y_train, batch_size, shuffle=True, augment=augment,
+                               rescale=rescale, seed=seed)
+    val = tfdata.from_arrays(x_test, y_test, batch_size, shuffle=False, rescale=rescale)
     return train, val

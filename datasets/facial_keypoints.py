@@ -239,11 +239,10 @@ def pipelines(path, batch_size=32, validation_split=0.2, augment=None, complete_
         >>> model.compile("adam", loss=masked_mse, metrics=[MaskedRMSE()])            # doctest: +SKIP
         >>> model.fit(train, validation_data=val, epochs=50)                          # doctest: +SKIP
     """
-    from datasets import pipelines as pl
-    import tensorflow as tf
+    from datasets import tfdata
 
     images, keypoints = load(path, complete_only=complete_only)
-    (x_train, y_train), (x_val, y_val) = pl.split_arrays(images, keypoints, validation_split, seed)
+    (x_train, y_train), (x_val, y_val) = tfdata.split_arrays(images, keypoints, validation_split, seed)
     if augment is True:
         augment = KeypointAugment(rotation_range=10, width_shift_range=0.1, height_shift_range=0.1,
                                   zoom_range=0.1, horizontal_flip=True, fill_mode="nearest", seed=seed)
@@ -253,7 +252,5 @@ def pipelines(path, batch_size=32, validation_split=0.2, augment=None, complete_
             out = augment({"images": x, "keypoints": y}, training=True)
             return out["images"], out["keypoints"]
 
-    train = pl.finish(tf.data.Dataset.from_tensor_slices((x_train, y_train)), batch_size, shuffle=True,
-                      seed=seed, augment_fn=augment_fn)
-    val = pl.finish(tf.data.Dataset.from_tensor_slices((x_val, y_val)), batch_size)
-    return train, val
+    train = tfdata.from_arrays(x_train, y_train, batch_size, shuffle=True, seed=seed, augment_fn=augment_fn)
+    return train, tfdata.from_arrays(x_val, y_val, batch_size, shuffle=False)
