@@ -86,8 +86,15 @@ def check_idg_kwargs(kwargs):
     return {k: v for k, v in kwargs.items() if k in _SUPPORTED}
 
 
-class _AffineLayer(keras.layers.Layer):
-    """The shared part: argument checks, config, random draws and the per-image matrices."""
+class AffineAugmentation(keras.layers.Layer):
+    """The base of ``Augment`` and ``KeypointAugment``: argument checks, config, random draws, matrices.
+
+    Subclasses write ``call``; the ``_``-methods here are their building blocks.
+
+    Example:
+        >>> issubclass(Augment, AffineAugmentation) and issubclass(datasets.KeypointAugment, AffineAugmentation)
+        True
+    """
 
     def __init__(self, rotation_range=0.0, width_shift_range=0.0, height_shift_range=0.0, shear_range=0.0,
                  zoom_range=0.0, horizontal_flip=False, vertical_flip=False, fill_mode="nearest", cval=0.0,
@@ -207,7 +214,7 @@ class _AffineLayer(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="datasets")
-class Augment(_AffineLayer):
+class Augment(AffineAugmentation):
     """Random ImageDataGenerator-style augmentation as a layer: images in, images out.
 
     Arguments keep ImageDataGenerator's names and meanings: ``rotation_range``

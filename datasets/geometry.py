@@ -16,12 +16,18 @@ nearest neighbour (order 0, one gather). XLA compiles gathers on every device,
 unlike TensorFlow's ImageProjectiveTransform. At integer sample positions both
 orders are exact.
 
+Keypoints travel scaled, ``(v - W/2) / (W/2)``; :func:`to_pixels` and
+:func:`from_pixels` convert, and are the only code that knows the scale.
+
 Example:
     >>> m = affine_matrix(theta=ops.zeros(2), shear=ops.zeros(2), zx=ops.ones(2), zy=ops.ones(2),
     ...                   flip_h=ops.ones(2), flip_v=ops.zeros(2))    # doctest: +SKIP
     >>> mirrored = transform_images(images, m, ops.zeros((2, 2)))     # doctest: +SKIP
 """
 
+import numbers
+
+import numpy as np
 from keras import ops
 
 FILL_MODES = ("nearest", "constant", "reflect", "wrap")
@@ -29,6 +35,59 @@ INTERPOLATION_ORDERS = (0, 1)  # as ImageDataGenerator's interpolation_order: ne
 # Kaggle facial keypoints: left/right point pairs over the 15 points (from the
 # column pairs (0,2),(1,3),(4,8),(5,9),(6,10),(7,11),(12,16),(13,17),(14,18),(15,19),(22,24),(23,25)).
 KAGGLE_FLIP_PAIRS = ((0, 1), (2, 4), (3, 5), (6, 8), (7, 9), (11, 12))
+KAGGLE_IMAGE_SIZE = 96
+
+
+def _half_sizes(keypoints, image_size):
+    """W/2 for a square image; for (height, width), W/2 for each x and H/2 for each y of (x0, y0, x1, ...)."""
+    if isinstance(image_size, numbers.Real):
+        return image_size / 2.0
+    height, width = image_size
+    n_values = keypoints.shape[-1]
+    if n_values is None or n_values % 2:
+        raise ValueError("Keypoints must be interleaved (x, y) pairs along the last axis when image_size is "
+                         f"(height, width). Received: last axis {n_values}, image_size={image_size!r}")
+    return np.tile(np.array([width / 2.0, height / 2.0]), n_values // 2)
+
+
+def _scale(keypoints, image_size, to_pixels):
+    tensor = ops.is_tensor(keypoints)
+    if not tensor:
+        keypoints = np.asarray(keypoints, dtype=np.result_type(np.asarray(keypoints).dtype, np.float32))
+    half = _half_sizes(keypoints, image_size)
+    if tensor:
+        half = ops.convert_to_tensor(half, dtype=keypoints.dtype)
+    return keypoints * half + half if to_pixels else (keypoints - half) / half
+
+
+def to_pixels(keypoints, image_size=KAGGLE_IMAGE_SIZE):
+    """Scaled keypoints ``(v - W/2) / (W/2)`` -> pixel coordinates ``v``; NaN stays NaN.
+
+    The one home of the keypoint convention (Kaggle's ``(v - 48) / 48`` for 96x96
+    faces). Pixel coordinates put the centre of pixel (i, j) at x = j, y = i, so a
+    horizontal mirror maps x to W - 1 - x (the image centre is (W - 1) / 2, see the
+    module docstring). ``image_size`` is W for a square image, or (height, width):
+    then x values are scaled by the width and y values by the height, for
+    keypoints interleaved ``(x0, y0, x1, y1, ...)`` along the last axis. Numpy in,
+    numpy out; a backend tensor in (e.g. inside a layer), a tensor out.
+
+    Example:
+        >>> to_pixels(np.array([-1.0, 0.0, 0.5]))
+        array([ 0., 48., 72.])
+        >>> to_pixels(np.array([[0.5, 0.5]]), image_size=(32, 64))   # (height, width): x by 64, y by 32
+        array([[48., 24.]])
+    """
+    return _scale(keypoints, image_size, to_pixels=True)
+
+
+def from_pixels(pixels, image_size=KAGGLE_IMAGE_SIZE):
+    """Pixel coordinates ``v`` -> scaled keypoints ``(v - W/2) / (W/2)``, the inverse of :func:`to_pixels`.
+
+    Example:
+        >>> from_pixels(np.array([0.0, 48.0, 72.0]))
+        array([-1. ,  0. ,  0.5])
+    """
+    return _scale(pixels, image_size, to_pixels=False)
 
 
 def affine_matrix(theta, shear, zx, zy, flip_h, flip_v):
