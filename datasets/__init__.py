@@ -7,7 +7,7 @@
   finisher every data set's pipeline ends with.
 * ``datasets.Augment`` / ``datasets.KeypointAugment``: ImageDataGenerator's transforms as Keras layers.
 
-Example:
+Example (needs the real data set, so the tests skip it):
     >>> import datasets
     >>> (x_train, y_train), (x_test, y_test) = datasets.cifar10.load()          # doctest: +SKIP
     >>> train = datasets.tfdata.from_arrays(x_train, y_train, 128,

@@ -11,8 +11,12 @@ ImageDataGenerator applies it to validation data too).
 
 Example:
     >>> aug = Augment(rotation_range=20, width_shift_range=0.1, zoom_range=0.2, horizontal_flip=True)
-    >>> model = keras.Sequential([keras.Input((32, 32, 3)), aug, ...])   # doctest: +SKIP
-    >>> train_ds = train_ds.map(lambda x, y: (aug(x, training=True), y))  # doctest: +SKIP
+    >>> model = keras.Sequential([keras.Input((32, 32, 3)), aug, keras.layers.Conv2D(8, 3)])
+    >>> tuple(model(np.zeros((1, 32, 32, 3)), training=True).shape)
+    (1, 30, 30, 8)
+    >>> import tensorflow as tf
+    >>> train_ds = tf.data.Dataset.from_tensor_slices((np.zeros((4, 32, 32, 3), "float32"), np.arange(4))).batch(2)
+    >>> train_ds = train_ds.map(lambda x, y: (aug(x, training=True), y))
 """
 
 import math
@@ -230,7 +234,7 @@ class Augment(AffineAugmentation):
 
     Example:
         >>> aug = Augment(rotation_range=15, width_shift_range=0.1, horizontal_flip=True, seed=0)
-        >>> aug(np.zeros((2, 32, 32, 3)), training=True).shape
+        >>> tuple(aug(np.zeros((2, 32, 32, 3)), training=True).shape)
         (2, 32, 32, 3)
     """
 

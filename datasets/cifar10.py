@@ -18,7 +18,7 @@ protocol from 2 to 5, read the same way. Every batch is then checked: ``data``
 uint8 (or integers within 0-255) shaped (N, 3072), ``labels`` N integers in 0-9.
 Every error names the batch and the file.
 
-Example:
+Example (needs the real data set, so the tests skip it):
     >>> (x_train, y_train), (x_test, y_test) = cifar10.load("~/data/cifar")  # doctest: +SKIP
     >>> x_train.shape, y_train.shape, class_names[y_train[0]]               # doctest: +SKIP
     ((50000, 32, 32, 3), (50000,), 'frog')
@@ -52,9 +52,10 @@ def unpickle(data, source="CIFAR-10 batch"):
     ``source`` names the batch and file in every error.
 
     Example:
-        >>> batch = unpickle(open("cifar-10-batches-py/data_batch_1", "rb").read())  # doctest: +SKIP
-        >>> batch[b"data"].shape                                                     # doctest: +SKIP
-        (10000, 3072)
+        >>> import pickle
+        >>> batch = unpickle(pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [3, 8]}, protocol=2))
+        >>> batch[b"data"].shape, batch[b"labels"]
+        ((2, 3072), [3, 8])
     """
     obj = array_pickle.loads(data, source=source)
     if isinstance(obj, dict):
@@ -215,7 +216,7 @@ def load(data_dir=None, source="files"):
             With ``source="tfds"`` it is TFDS's data_dir.
         source: ``"files"`` (default) or ``"tfds"``.
 
-    Example:
+    Example (needs the real data set, so the tests skip it):
         >>> (x_train, y_train), (x_test, y_test) = load()      # doctest: +SKIP
         >>> x_test.dtype, y_test[:3], class_names[y_test[0]]   # doctest: +SKIP
         (dtype('uint8'), array([3, 8, 8], dtype=uint8), 'cat')
@@ -241,7 +242,7 @@ def pipelines(data_dir=None, batch_size=128, augment=None, rescale=None, validat
     True for flips and 4-pixel shifts, the usual CIFAR recipe), applied to training
     batches only. ``rescale`` multiplies pixels (e.g. 1/255); default keeps 0-255.
 
-    Example:
+    Example (needs the real data set, so the tests skip it):
         >>> train, val = pipelines("~/data/cifar", augment=True, rescale=1 / 255)  # doctest: +SKIP
         >>> model.fit(train, validation_data=val, epochs=10)                     # doctest: +SKIP
     """

@@ -10,7 +10,7 @@ Images come back as float32 (N, 96, 96, 1) in [0, 1], keypoints as float32
 subject's point of view. The masked loss and metric ignore NaN targets and are
 written with keras.ops, so they run on TensorFlow and JAX, jit-compiled or not.
 
-Example:
+Example (needs the real data set, so the tests skip it):
     >>> images, keypoints = load("~/data/facial-keypoints")       # doctest: +SKIP
     >>> images.shape, keypoints.shape                              # doctest: +SKIP
     ((2140, 96, 96, 1), (2140, 30))
@@ -53,9 +53,11 @@ def load(path, complete_only=True):
     outside 0-255, a coordinate that is not a finite number within +-960.
 
     Example:
-        >>> images, keypoints = load("training.zip", complete_only=False)   # doctest: +SKIP
-        >>> np.isnan(keypoints).any(axis=1).sum()                            # doctest: +SKIP
-        4909
+        >>> with open("training.csv", "w") as f:   # one face: every point at the centre, black pixels
+        ...     _ = f.write(",".join(KEYPOINT_NAMES) + ",Image\\n" + "48," * 30 + " ".join(["0"] * 9216) + "\\n")
+        >>> images, keypoints = load("training.csv")
+        >>> images.shape, keypoints.shape, float(keypoints.max())
+        ((1, 96, 96, 1), (1, 30), 0.0)
     """
     where, header, rows = keypoints_csv.read_rows(path, "training.csv")
     cols = keypoints_csv.require_columns(where, header, KEYPOINT_NAMES)
@@ -69,7 +71,7 @@ def load(path, complete_only=True):
 def load_test(path):
     """Read ``test.csv`` (``ImageId,Image``; or ``test.zip``, or their folder) -> ``(image_ids, images)``.
 
-    Example:
+    Example (needs the real data set, so the tests skip it):
         >>> ids, images = load_test("~/data/facial-keypoints")   # doctest: +SKIP
         >>> images.shape                                          # doctest: +SKIP
         (1783, 96, 96, 1)
@@ -91,7 +93,7 @@ def write_submission(path, image_ids, predictions, lookup_csv):
     ``predictions[i]`` holds the 30 scaled values for ``image_ids[i]``; locations are
     converted to pixels and clipped to [0, 96].
 
-    Example:
+    Example (needs the real data set, so the tests skip it):
         >>> ids, images = load_test("data")                                      # doctest: +SKIP
         >>> write_submission("submission.csv", ids, model.predict(images), "data/IdLookupTable.csv")  # doctest: +SKIP
     """
@@ -188,7 +190,7 @@ def pipelines(path, batch_size=32, validation_split=0.2, augment=None, complete_
     batches only; keypoints pushed out of the frame become NaN, which the masked
     loss ignores.
 
-    Example:
+    Example (needs the real data set, so the tests skip it):
         >>> train, val = pipelines("~/data/facial-keypoints", augment=True)          # doctest: +SKIP
         >>> model.compile("adam", loss=masked_mse, metrics=[MaskedRMSE()])            # doctest: +SKIP
         >>> model.fit(train, validation_data=val, epochs=50)                          # doctest: +SKIP

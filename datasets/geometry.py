@@ -20,9 +20,12 @@ Keypoints travel scaled, ``(v - W/2) / (W/2)``; :func:`to_pixels` and
 :func:`from_pixels` convert, and are the only code that knows the scale.
 
 Example:
+    >>> images = ops.reshape(ops.arange(8, dtype="float32"), (2, 2, 2, 1))
     >>> m = affine_matrix(theta=ops.zeros(2), shear=ops.zeros(2), zx=ops.ones(2), zy=ops.ones(2),
-    ...                   flip_h=ops.ones(2), flip_v=ops.zeros(2))    # doctest: +SKIP
-    >>> mirrored = transform_images(images, m, ops.zeros((2, 2)))     # doctest: +SKIP
+    ...                   flip_h=ops.ones(2), flip_v=ops.zeros(2))
+    >>> ops.convert_to_numpy(transform_images(images, m, ops.zeros((2, 2))))[0, :, :, 0]  # mirrored
+    array([[1., 0.],
+           [3., 2.]], dtype=float32)
 """
 
 import numbers
@@ -98,7 +101,7 @@ def affine_matrix(theta, shear, zx, zy, flip_h, flip_v):
 
     Example:
         >>> z = ops.zeros(1); o = ops.ones(1)
-        >>> [float(v[0]) for v in affine_matrix(z, z, o, o, o, z)]
+        >>> [float(v[0]) + 0.0 for v in affine_matrix(z, z, o, o, o, z)]   # + 0.0: -0.0 prints as 0.0
         [-1.0, 0.0, 0.0, 1.0]
     """
     cos, sin = ops.cos(theta), ops.sin(theta)
@@ -166,7 +169,10 @@ def sample_nearest(images, x, y, fill_mode="nearest", cval=0.0):
     pixel's value (or ``cval``): nothing is blended.
 
     Example:
-        >>> out = sample_nearest(images, xs, ys, fill_mode="wrap")   # doctest: +SKIP
+        >>> images = ops.reshape(ops.arange(4, dtype="float32"), (1, 1, 4, 1))   # one row: 0 1 2 3
+        >>> xs, ys = ops.convert_to_tensor([[[2.5, 4.0]]]), ops.zeros((1, 1, 2))
+        >>> ops.convert_to_numpy(sample_nearest(images, xs, ys, fill_mode="wrap"))[0, 0, :, 0]
+        array([3., 0.], dtype=float32)
     """
     check_sampling(0, fill_mode)
     gather = _Gather(images, ops.shape(x), fill_mode, cval)
@@ -178,7 +184,10 @@ def sample_bilinear(images, x, y, fill_mode="nearest", cval=0.0):
     """Bilinear samples of ``images`` (N, H, W, C) at float positions x, y (N, H', W') -> (N, H', W', C).
 
     Example:
-        >>> out = sample_bilinear(images, xs, ys, fill_mode="reflect")   # doctest: +SKIP
+        >>> images = ops.reshape(ops.arange(4, dtype="float32"), (1, 1, 4, 1))   # one row: 0 1 2 3
+        >>> xs, ys = ops.convert_to_tensor([[[0.25, 2.5]]]), ops.zeros((1, 1, 2))
+        >>> ops.convert_to_numpy(sample_bilinear(images, xs, ys))[0, 0, :, 0]
+        array([0.25, 2.5 ], dtype=float32)
     """
     check_sampling(1, fill_mode)
     gather = _Gather(images, ops.shape(x), fill_mode, cval)
@@ -204,9 +213,11 @@ def transform_images(images, matrix, shift, fill_mode="nearest", cval=0.0, order
     ``order`` is the interpolation order: 1 bilinear, 0 nearest neighbour.
 
     Example:
-        >>> z = ops.zeros(4); o = ops.ones(4)
-        >>> moved = transform_images(images, affine_matrix(z, z, o, o, z, z),
-        ...                          ops.convert_to_tensor([[3.0, 0.0]] * 4))   # doctest: +SKIP
+        >>> z = ops.zeros(1); o = ops.ones(1)
+        >>> images = ops.reshape(ops.arange(4, dtype="float32"), (1, 1, 4, 1))   # one row: 0 1 2 3
+        >>> moved = transform_images(images, affine_matrix(z, z, o, o, z, z), ops.convert_to_tensor([[1.0, 0.0]]))
+        >>> ops.convert_to_numpy(moved)[0, 0, :, 0]   # content moved one pixel right, edge repeated
+        array([0., 0., 1., 2.], dtype=float32)
     """
     shape = ops.shape(images)
     h, w = shape[1], shape[2]
@@ -227,7 +238,11 @@ def transform_points(points, matrix, shift, height, width):
     become NaN; NaN points stay NaN.
 
     Example:
-        >>> q = transform_points(p, affine_matrix(z, z, o, o, o, z), ops.zeros((1, 2)), 96, 96)  # doctest: +SKIP
+        >>> z = ops.zeros(1); o = ops.ones(1)
+        >>> p = ops.convert_to_tensor([[[10.0, 20.0], [200.0, 5.0]]])   # the second point is off the frame
+        >>> ops.convert_to_numpy(transform_points(p, affine_matrix(z, z, o, o, o, z), ops.zeros((1, 2)), 96, 96))
+        array([[[85., 20.],
+                [nan, nan]]], dtype=float32)
     """
     cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
     m00, m01, m10, m11 = (ops.expand_dims(m, -1) for m in matrix)

@@ -10,9 +10,11 @@ that changed. ``ScanReport`` is what a data set's scan returns: the kept files
 with their labels and every skipped file with its reason.
 
 Example:
-    >>> verdicts = check_files(["a.jpg", "b.jpg"])   # doctest: +SKIP
-    >>> verdicts                                      # doctest: +SKIP
-    {'a.jpg': None, 'b.jpg': 'truncated or corrupt: image file is truncated'}
+    >>> from PIL import Image
+    >>> Image.new("RGB", (8, 8)).save("a.jpg")
+    >>> open("b.jpg", "wb").close()
+    >>> check_files(["a.jpg", "b.jpg"], cache=False, progress=False)
+    {'.../a.jpg': None, '.../b.jpg': 'empty file'}
 """
 
 import collections
@@ -79,7 +81,7 @@ class ScanReport:
             ...            ("cat", "dog")).check_usable()
             Traceback (most recent call last):
             ...
-            ValueError: train: no usable image of class 'dog' ...
+            ValueError: train: no usable image of class 'dog'; ...
         """
         if not self.paths:
             raise ValueError(f"No usable image in {self.root}: all {self.n_skipped} files were skipped "
@@ -110,7 +112,8 @@ def check_image(path):
     """Return None if ``path`` is an image TensorFlow can decode, else the reason it is not.
 
     Example:
-        >>> check_image("PetImages/Cat/666.jpg")   # doctest: +SKIP
+        >>> open("666.jpg", "wb").close()   # PetImages/Cat/666.jpg is such a file
+        >>> check_image("666.jpg")
         'empty file'
     """
     from PIL import Image, UnidentifiedImageError
@@ -208,7 +211,12 @@ def extract_zip(zip_path, extract_dir=None):
     extraction; an interrupted one is redone.
 
     Example:
-        >>> folder = extract_zip("~/Downloads/train.zip")   # doctest: +SKIP
+        >>> import zipfile
+        >>> with zipfile.ZipFile("train.zip", "w") as zf:
+        ...     zf.writestr("train/cat.0.jpg", b"")
+        >>> folder = extract_zip("train.zip")
+        >>> os.path.basename(folder), os.listdir(os.path.join(folder, "train"))
+        ('train_extracted', ['cat.0.jpg'])
     """
     zip_path = os.path.abspath(os.path.expanduser(os.fspath(zip_path)))
     if extract_dir is None:

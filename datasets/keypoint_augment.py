@@ -12,7 +12,7 @@ become NaN; NaN points stay NaN.
 Example:
     >>> aug = KeypointAugment(rotation_range=15, horizontal_flip=True, seed=0)
     >>> out = aug({"images": np.zeros((2, 96, 96, 1)), "keypoints": np.zeros((2, 30))}, training=True)
-    >>> out["images"].shape, out["keypoints"].shape
+    >>> tuple(out["images"].shape), tuple(out["keypoints"].shape)
     ((2, 96, 96, 1), (2, 30))
 """
 

@@ -58,6 +58,13 @@ def read_rows(path, filename):
 
     ``where`` names the file (and zip member) for error messages. Every row must
     have as many fields as the header.
+
+    Example:
+        >>> _ = open("cut.csv", "w").write("ImageId,Image\\n1,0 0\\n2\\n")
+        >>> read_rows("cut.csv", "cut.csv")
+        Traceback (most recent call last):
+        ...
+        ValueError: cut.csv line 3: 1 fields, but the header has 2 (a row without its Image field, or a file cut short?).
     """
     csv.field_size_limit(max(csv.field_size_limit(), 1 << 20))  # an Image field is ~35 kB
     where, stream = _open_text(_find(path, filename), filename)
@@ -79,7 +86,12 @@ def read_rows(path, filename):
 
 
 def require_columns(where, header, columns):
-    """The index of each of ``columns`` in ``header``; ValueError naming the missing ones."""
+    """The index of each of ``columns`` in ``header``; ValueError naming the missing ones.
+
+    Example:
+        >>> require_columns("t.csv", ["ImageId", "Image"], ["Image"])
+        [1]
+    """
     missing = [c for c in columns if c not in header]
     if missing:
         raise ValueError(f"{where} lacks the columns {missing}. Received header: {header}.")
@@ -87,7 +99,16 @@ def require_columns(where, header, columns):
 
 
 def parse_coordinates(rows, cols, header, where):
-    """Keypoint fields -> float32 (N, len(cols)) pixels, NaN where a field is empty."""
+    """Keypoint fields -> float32 (N, len(cols)) pixels, NaN where a field is empty.
+
+    Example:
+        >>> parse_coordinates([(2, ["30.5", ""])], [0, 1], ["nose_tip_x", "nose_tip_y"], "t.csv")
+        array([[30.5,  nan]], dtype=float32)
+        >>> parse_coordinates([(2, ["inf", ""])], [0, 1], ["nose_tip_x", "nose_tip_y"], "t.csv")
+        Traceback (most recent call last):
+        ...
+        ValueError: t.csv line 2, column nose_tip_x: a keypoint must be a finite pixel coordinate ... Received: inf
+    """
     out = np.full((len(rows), len(cols)), np.nan, np.float32)
     for i, (line, r) in enumerate(rows):
         for j, c in enumerate(cols):
@@ -107,7 +128,12 @@ def parse_coordinates(rows, cols, header, where):
 
 
 def parse_images(rows, col, where):
-    """``Image`` fields (9216 space-separated 0-255 values) -> float32 (N, 96, 96, 1) in [0, 1]."""
+    """``Image`` fields (9216 space-separated 0-255 values) -> float32 (N, 96, 96, 1) in [0, 1].
+
+    Example:
+        >>> parse_images([(2, ["7", " ".join(["255"] * 9216)])], 1, "t.csv").shape
+        (1, 96, 96, 1)
+    """
     n_pixels = IMAGE_SIZE * IMAGE_SIZE
     if not rows:
         return np.zeros((0, IMAGE_SIZE, IMAGE_SIZE, 1), np.float32)
