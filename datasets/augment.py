@@ -26,6 +26,7 @@ import keras
 from keras import ops
 
 from datasets import geometry
+from zoo.validation import check_range
 
 # ImageDataGenerator arguments with no per-image affine equivalent, and their no-op values.
 _UNSUPPORTED = {"featurewise_center": False, "samplewise_center": False,
@@ -107,8 +108,7 @@ class AffineAugmentation(keras.layers.Layer):
         super().__init__(**kwargs)
         for name, v in (("rotation_range", rotation_range), ("shear_range", shear_range),
                         ("channel_shift_range", channel_shift_range)):
-            if isinstance(v, bool) or not isinstance(v, numbers.Real) or v < 0:
-                raise ValueError(f"{name} must be a number >= 0. Received: {name}={v!r}.")
+            check_range(name, v, 0, math.inf)
         geometry.check_sampling(interpolation_order, fill_mode)
         self.rotation_range, self.shear_range = float(rotation_range), float(shear_range)
         self.width_shift_range = width_shift_range if isinstance(width_shift_range, numbers.Real) \

@@ -61,10 +61,9 @@ def unpickle(data, source="CIFAR-10 batch"):
     if isinstance(obj, dict):
         obj = {k.encode("latin-1") if isinstance(k, str) else k: v for k, v in obj.items()}
     if not isinstance(obj, dict) or b"data" not in obj or b"labels" not in obj:
-        kind = type(obj).__name__
-        keys = sorted(obj, key=repr) if isinstance(obj, dict) else None
+        got = f"a dict with keys {sorted(obj, key=repr)}" if isinstance(obj, dict) else f"a {type(obj).__name__}"
         raise ValueError(f"{source}: Not a CIFAR-10 batch: expected a dict with b'data' and b'labels'. "
-                         f"Received: a {kind} with keys {keys}.")
+                         f"Received: {got}.")
     return obj
 
 

@@ -241,6 +241,7 @@ def load_test(data_dir, image_size=(150, 150), batch_size=32, cache=True, progre
         >>> images, ids = load_test("~/data/dogs-vs-cats/test1")      # doctest: +SKIP
         >>> write_submission("submission.csv", ids, model.predict(images))  # doctest: +SKIP
     """
+    image_size = _check_args(image_size, batch_size, 0.0)
     path = os.path.abspath(os.path.expanduser(os.fspath(data_dir)))
     if os.path.isfile(path) and path.lower().endswith(".zip"):
         path = imagefiles.extract_zip(path)
@@ -262,7 +263,7 @@ def load_test(data_dir, image_size=(150, 150), batch_size=32, cache=True, progre
     import tensorflow as tf
 
     ds = tf.data.Dataset.from_tensor_slices(tf.constant(keep, tf.string))
-    images = tfdata.batched(ds, batch_size, cache=False, decode=lambda p: decode_resize(p, tuple(image_size)))
+    images = tfdata.batched(ds, batch_size, cache=False, decode=lambda p: decode_resize(p, image_size))
     return images, [int(os.path.basename(f).split(".")[0]) for f in keep]
 
 
