@@ -6,6 +6,10 @@
 * ``datasets.tfdata``: arrays -> shuffled, batched, cached, prefetched tf.data; ``batched``, the one
   finisher every data set's pipeline ends with.
 * ``datasets.Augment`` / ``datasets.KeypointAugment``: ImageDataGenerator's transforms as Keras layers.
+* ``datasets.array_pickle`` (CIFAR's pickles without running code from the file),
+  ``datasets.keypoints_csv`` (Kaggle's CSVs, plain or zipped), ``datasets.imagefiles``
+  (image folders checked and reported): every bad input is a clear error or a counted
+  skip (``docs/bad_input.md`` lists them).
 
 Example (needs the real data set, so the tests skip it):
     >>> import datasets
