@@ -86,7 +86,11 @@ def _check_rows(rows, source):
 
 
 def _check_labels(labels, n, source):
-    y = np.asarray(labels)
+    try:
+        y = np.asarray(labels)
+    except (ValueError, TypeError, RecursionError):  # ragged or self-referencing lists
+        raise ValueError(f"{source}: labels must be a list of integers 0-9. Received: a nested or ragged "
+                         f"{type(labels).__name__}.") from None
     if y.ndim != 1 or y.dtype.kind not in "iu":
         kind = y.dtype.name if y.dtype.kind in "biufc" else "non-integer"
         raise ValueError(f"{source}: labels must be a list of integers 0-9. Received: {kind} values, "

@@ -112,6 +112,16 @@ def test_labels_out_of_range_or_count_are_errors(tmp_path, arrays, labels, patte
     assert "data_batch_5" in str(info.value) and folder in str(info.value)
 
 
+def test_nested_or_self_referencing_labels_name_the_batch():
+    loop = []
+    loop.append(loop)
+    for labels in (loop, [[0, 1], [2]]):
+        raw = pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": labels}, protocol=2)
+        batch = cifar10.unpickle(raw, source="data_batch_1 in /d")
+        with pytest.raises(ValueError, match="data_batch_1 in /d: labels must be a list of integers 0-9"):
+            cifar10._check_labels(batch[b"labels"], 2, "data_batch_1 in /d")
+
+
 @pytest.mark.parametrize("protocol", [2, 3, 4, 5])
 def test_batches_resaved_by_python3_load_at_every_protocol(tmp_path, arrays, protocol):
     folder = write_cifar_python(str(tmp_path), arrays)
