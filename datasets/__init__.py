@@ -3,20 +3,25 @@
 * ``datasets.cifar10``: CIFAR-10 (python or binary version, or download), ``load`` and ``pipelines``.
 * ``datasets.dogs_vs_cats``: Kaggle and Microsoft layouts, bad files skipped and reported.
 * ``datasets.facial_keypoints``: Kaggle's ``training.csv``, masked loss and RMSE metric, submissions.
-* ``datasets.pipelines``: arrays -> shuffled, batched, cached, prefetched tf.data.
+* ``datasets.tfdata``: arrays -> shuffled, batched, cached, prefetched tf.data; ``batched``, the one
+  finisher every data set's pipeline ends with.
 * ``datasets.Augment`` / ``datasets.KeypointAugment``: ImageDataGenerator's transforms as Keras layers.
+* ``datasets.array_pickle`` (CIFAR's pickles without running code from the file),
+  ``datasets.keypoints_csv`` (Kaggle's CSVs, plain or zipped), ``datasets.imagefiles``
+  (image folders checked and reported): every bad input is a clear error or a counted
+  skip (``docs/bad_input.md`` lists them).
 
-Example:
+Example (needs the real data set, so the tests skip it):
     >>> import datasets
     >>> (x_train, y_train), (x_test, y_test) = datasets.cifar10.load()          # doctest: +SKIP
-    >>> train = datasets.pipelines.from_arrays(x_train, y_train, 128,
-    ...                                        augment=datasets.Augment(horizontal_flip=True))  # doctest: +SKIP
+    >>> train = datasets.tfdata.from_arrays(x_train, y_train, 128,
+    ...                                     augment=datasets.Augment(horizontal_flip=True))  # doctest: +SKIP
 """
 
-from datasets import geometry, imagefiles, pipelines
+from datasets import geometry, imagefiles, tfdata
 from datasets.augment import Augment, augment_from_idg
 from datasets.keypoint_augment import KeypointAugment
 from datasets import cifar10, dogs_vs_cats, facial_keypoints
 
-__all__ = ["cifar10", "dogs_vs_cats", "facial_keypoints", "pipelines", "geometry", "imagefiles",
+__all__ = ["cifar10", "dogs_vs_cats", "facial_keypoints", "tfdata", "geometry", "imagefiles",
            "Augment", "KeypointAugment", "augment_from_idg"]

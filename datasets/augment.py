@@ -11,8 +11,12 @@ ImageDataGenerator applies it to validation data too).
 
 Example:
     >>> aug = Augment(rotation_range=20, width_shift_range=0.1, zoom_range=0.2, horizontal_flip=True)
-    >>> model = keras.Sequential([keras.Input((32, 32, 3)), aug, ...])   # doctest: +SKIP
-    >>> train_ds = train_ds.map(lambda x, y: (aug(x, training=True), y))  # doctest: +SKIP
+    >>> model = keras.Sequential([keras.Input((32, 32, 3)), aug, keras.layers.Conv2D(8, 3)])
+    >>> tuple(model(np.zeros((1, 32, 32, 3)), training=True).shape)
+    (1, 30, 30, 8)
+    >>> import tensorflow as tf
+    >>> train_ds = tf.data.Dataset.from_tensor_slices((np.zeros((4, 32, 32, 3), "float32"), np.arange(4))).batch(2)
+    >>> train_ds = train_ds.map(lambda x, y: (aug(x, training=True), y))
 """
 
 import math
@@ -22,6 +26,7 @@ import keras
 from keras import ops
 
 from datasets import geometry
+from zoo.validation import check_range
 
 # ImageDataGenerator arguments with no per-image affine equivalent, and their no-op values.
 _UNSUPPORTED = {"featurewise_center": False, "samplewise_center": False,
@@ -78,7 +83,7 @@ def check_idg_kwargs(kwargs):
         raise ValueError(
             f"These ImageDataGenerator arguments are not supported by datasets.Augment: {sorted(active)} "
             f"(received {active}). Dataset statistics (featurewise_*, zca_*) belong in a "
-            "keras.layers.Normalization layer, validation_split in datasets.pipelines.split_arrays, "
+            "keras.layers.Normalization layer, validation_split in datasets.tfdata.split_arrays, "
             "and a preprocessing_function in a tf.data map. Supported: " + ", ".join(_SUPPORTED) + ".")
     unknown = sorted(k for k in kwargs if k not in _UNSUPPORTED and k not in _SUPPORTED)
     if unknown:
@@ -86,8 +91,15 @@ def check_idg_kwargs(kwargs):
     return {k: v for k, v in kwargs.items() if k in _SUPPORTED}
 
 
-class _AffineLayer(keras.layers.Layer):
-    """The shared part: argument checks, config, random draws and the per-image matrices."""
+class AffineAugmentation(keras.layers.Layer):
+    """The base of ``Augment`` and ``KeypointAugment``: argument checks, config, random draws, matrices.
+
+    Subclasses write ``call``; the ``_``-methods here are their building blocks.
+
+    Example:
+        >>> issubclass(Augment, AffineAugmentation) and issubclass(datasets.KeypointAugment, AffineAugmentation)
+        True
+    """
 
     def __init__(self, rotation_range=0.0, width_shift_range=0.0, height_shift_range=0.0, shear_range=0.0,
                  zoom_range=0.0, horizontal_flip=False, vertical_flip=False, fill_mode="nearest", cval=0.0,
@@ -96,8 +108,7 @@ class _AffineLayer(keras.layers.Layer):
         super().__init__(**kwargs)
         for name, v in (("rotation_range", rotation_range), ("shear_range", shear_range),
                         ("channel_shift_range", channel_shift_range)):
-            if isinstance(v, bool) or not isinstance(v, numbers.Real) or v < 0:
-                raise ValueError(f"{name} must be a number >= 0. Received: {name}={v!r}.")
+            check_range(name, v, 0, math.inf)
         geometry.check_sampling(interpolation_order, fill_mode)
         self.rotation_range, self.shear_range = float(rotation_range), float(shear_range)
         self.width_shift_range = width_shift_range if isinstance(width_shift_range, numbers.Real) \
@@ -207,7 +218,7 @@ class _AffineLayer(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="datasets")
-class Augment(_AffineLayer):
+class Augment(AffineAugmentation):
     """Random ImageDataGenerator-style augmentation as a layer: images in, images out.
 
     Arguments keep ImageDataGenerator's names and meanings: ``rotation_range``
@@ -223,7 +234,7 @@ class Augment(_AffineLayer):
 
     Example:
         >>> aug = Augment(rotation_range=15, width_shift_range=0.1, horizontal_flip=True, seed=0)
-        >>> aug(np.zeros((2, 32, 32, 3)), training=True).shape
+        >>> tuple(aug(np.zeros((2, 32, 32, 3)), training=True).shape)
         (2, 32, 32, 3)
     """
 

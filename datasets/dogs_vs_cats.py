@@ -12,25 +12,27 @@ Layouts:
   without a JFIF marker itself).
 
 Every file is fully decoded once before training (see ``datasets.imagefiles``);
-files that fail are skipped, counted in the returned ``ScanReport`` and logged.
+files that fail, broken links, and files not named as the layout names its
+images are skipped, counted in the returned ``ScanReport`` and logged. No usable
+image at all, or none of one class, is an error (never a one-class run).
 Labels: 0 = cat, 1 = dog.
 
-Example:
+Example (needs the real data set, so the tests skip it):
     >>> train, val, report = load("~/data/PetImages", return_report=True)  # doctest: +SKIP
     >>> report.skipped_by_reason                                            # doctest: +SKIP
     {'not an image': 2, 'truncated or corrupt': 3, 'empty file': 1}
 """
 
-import collections
 import csv
-import dataclasses
 import logging
 import os
 import re
 
 import numpy as np
 
-from datasets import imagefiles
+from datasets import imagefiles, tfdata
+from datasets.imagefiles import ScanReport
+from zoo.validation import check_positive_int
 
 logger = logging.getLogger(__name__)
 class_names = ("cat", "dog")
@@ -38,59 +40,40 @@ _KAGGLE_NAME = re.compile(r"^(cat|dog)\.\d+\.(jpe?g)$", re.IGNORECASE)
 _IMAGE_EXT = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
 
 
-@dataclasses.dataclass
-class ScanReport:
-    """What a scan found: kept files with labels, and skipped files with reasons.
-
-    Example:
-        >>> report = scan("~/data/train")                  # doctest: +SKIP
-        >>> report.n_kept, report.n_skipped, report.layout  # doctest: +SKIP
-        (25000, 0, 'kaggle')
-    """
-
-    root: str
-    layout: str
-    paths: list
-    labels: list
-    skipped: list  # (path, reason)
-
-    @property
-    def n_kept(self):
-        return len(self.paths)
-
-    @property
-    def n_skipped(self):
-        return len(self.skipped)
-
-    @property
-    def kept_by_class(self):
-        counts = collections.Counter(self.labels)
-        return {name: counts.get(i, 0) for i, name in enumerate(class_names)}
-
-    @property
-    def skipped_by_reason(self):
-        return dict(collections.Counter(reason.split(":")[0] for _, reason in self.skipped))
-
-    def __str__(self):
-        return (f"{self.layout} layout at {self.root}: kept {self.n_kept} {self.kept_by_class}, "
-                f"skipped {self.n_skipped} {self.skipped_by_reason}")
+_STRAY_NAME = "not a cat/dog file name"
+_STRAY_FOLDER = "not in PetImages/Cat or PetImages/Dog"
 
 
 def _kaggle_files(folder):
-    names = [n for n in os.listdir(folder) if _KAGGLE_NAME.match(n)]
-    return [(os.path.join(folder, n), int(n.lower().startswith("dog"))) for n in sorted(names)]
+    """-> ([(path, label)], [(path, reason)]): every entry that is not cat.N.jpg/dog.N.jpg is counted."""
+    files, stray = [], []
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        match = _KAGGLE_NAME.match(name)
+        if match and not os.path.isdir(path):
+            files.append((path, int(match.group(1).lower() == "dog")))
+        else:
+            stray.append((path, _STRAY_NAME))
+    return files, stray
 
 
 def _petimages_files(folder):
-    subdirs = {d.lower(): os.path.join(folder, d) for d in os.listdir(folder)
-               if os.path.isdir(os.path.join(folder, d))}
-    files = []
+    """-> ([(path, label)], [(path, reason)]) for PetImages/Cat, PetImages/Dog and anything beside them."""
+    entries = sorted(os.listdir(folder))
+    subdirs = {n.lower(): os.path.join(folder, n) for n in entries if os.path.isdir(os.path.join(folder, n))}
+    files, stray = [], []
     for label, name in enumerate(class_names):
         sub = subdirs[name]
-        # Every file is a candidate (Thumbs.db included) so that it is counted as skipped.
+        # Every entry but a folder is a candidate (Thumbs.db and broken links included), so it is counted.
         files += [(os.path.join(sub, n), label) for n in sorted(os.listdir(sub))
-                  if os.path.isfile(os.path.join(sub, n))]
-    return files
+                  if not os.path.isdir(os.path.join(sub, n))]
+    for name in entries:
+        path = os.path.join(folder, name)
+        if not os.path.isdir(path):
+            stray.append((path, _STRAY_FOLDER))
+        elif subdirs.get(name.lower()) != path or name.lower() not in class_names:
+            stray += [(os.path.join(path, n), _STRAY_FOLDER) for n in sorted(os.listdir(path))]
+    return files, stray
 
 
 def _is_petimages(folder):
@@ -122,21 +105,25 @@ def _locate(data_dir, extract_dir=None):
 
 
 def scan(data_dir, extract_dir=None, cache=True, progress=True):
-    """Find and fully check the labelled images; return a ``ScanReport``.
+    """Find and fully check the labelled images; return an ``imagefiles.ScanReport``.
 
-    Example:
+    Files that do not decode, cannot be opened (broken links), or are not named as
+    the layout names its images are skipped and counted with their reason.
+
+    Example (needs the real data set, so the tests skip it):
         >>> print(scan("~/data/kagglecatsanddogs_5340.zip"))   # doctest: +SKIP
         petimages layout at ...: kept 23410 {'cat': 11741, 'dog': 11669}, skipped 1592 {...}
     """
     layout, folder = _locate(data_dir, extract_dir)
-    files = _kaggle_files(folder) if layout == "kaggle" else _petimages_files(folder)
+    files, stray = _kaggle_files(folder) if layout == "kaggle" else _petimages_files(folder)
     verdicts = imagefiles.check_files([p for p, _ in files], cache=cache, progress=progress)
     kept = [(p, y) for p, y in files if verdicts[os.path.abspath(p)] is None]
-    skipped = [(p, verdicts[os.path.abspath(p)]) for p, _ in files if verdicts[os.path.abspath(p)]]
-    report = ScanReport(folder, layout, [p for p, _ in kept], [y for _, y in kept], skipped)
-    if skipped:
-        logger.warning("Dogs-vs-Cats: skipped %d unreadable files of %d (%s).",
-                       len(skipped), len(files), report.skipped_by_reason)
+    bad = [(p, verdicts[os.path.abspath(p)]) for p, _ in files if verdicts[os.path.abspath(p)]]
+    report = ScanReport(folder, layout, [p for p, _ in kept], [y for _, y in kept], bad + stray, class_names)
+    if report.skipped:
+        others = f" and {len(stray)} files that are not cat/dog images" if stray else ""
+        logger.warning("Dogs-vs-Cats: skipped %d unreadable files of %d%s (%s).",
+                       len(bad), len(files), others, report.skipped_by_reason)
     return report
 
 
@@ -144,8 +131,10 @@ def decode_resize(path, image_size):
     """Read one file into a float32 (H, W, 3) tensor of 0-255 values, resized bilinearly.
 
     Example:
-        >>> decode_resize(tf.constant("cat.0.jpg"), (150, 150)).shape   # doctest: +SKIP
-        TensorShape([150, 150, 3])
+        >>> from PIL import Image
+        >>> Image.new("RGB", (40, 30)).save("cat.0.jpg")
+        >>> tuple(decode_resize("cat.0.jpg", (150, 150)).shape)
+        (150, 150, 3)
     """
     import tensorflow as tf
 
@@ -158,30 +147,23 @@ def decode_resize(path, image_size):
 def _dataset(paths, labels, image_size, batch_size, shuffle, seed, augment=None):
     import tensorflow as tf
 
-    from datasets.pipelines import _check_augment_backend
-
-    _check_augment_backend(augment)
-
-    ds = tf.data.Dataset.from_tensor_slices((list(paths), np.asarray(labels, np.int32)))
-    if shuffle:  # shuffle names, not pixels: cheap, and a full-size buffer
-        ds = ds.shuffle(max(1, len(paths)), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.map(lambda p, y: (decode_resize(p, image_size), y), num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.batch(batch_size)
-    if augment is not None:
-        ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    # A typed constant: an empty list (validation_split=0) would otherwise become float32.
+    ds = tf.data.Dataset.from_tensor_slices((tf.constant(list(paths), tf.string), np.asarray(labels, np.int32)))
+    # Shuffle names, not pixels: cheap, and a full-size buffer; decoded images are too big to cache.
+    return tfdata.batched(ds, batch_size, shuffle=shuffle, augment=augment, cache=False, seed=seed,
+                          buffer_size=len(paths), decode=lambda p, y: (decode_resize(p, image_size), y))
 
 
 def _check_args(image_size, batch_size, validation_split):
-    if len(tuple(image_size)) != 2 or min(image_size) < 1:
-        raise ValueError(f"image_size must be (height, width). Received: image_size={image_size!r}.")
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int. Received: batch_size={batch_size!r}.")
-    if not 0.0 <= float(validation_split) < 1.0:
-        raise ValueError(f"validation_split must be in [0, 1). Received: validation_split={validation_split!r}.")
+    if isinstance(image_size, (str, bytes)) or not hasattr(image_size, "__len__") or len(image_size) != 2:
+        raise ValueError(f"`image_size` must be (height, width). Received: image_size={image_size!r}")
+    image_size = tuple(check_positive_int("image_size", s) for s in image_size)
+    check_positive_int("batch_size", batch_size)
+    tfdata.check_validation_split(validation_split)
+    return image_size
 
 
-def _load_tfds(data_dir, image_size, batch_size, validation_split, augment=None):
+def _load_tfds(data_dir, image_size, batch_size, validation_split, seed, augment=None):
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
@@ -189,14 +171,12 @@ def _load_tfds(data_dir, image_size, batch_size, validation_split, augment=None)
     train, val = tfds.load("cats_vs_dogs", split=[f"train[:{cut}%]", f"train[{cut}%:]"],
                            as_supervised=True, data_dir=data_dir)
 
-    def prep(ds, aug=None):
-        ds = ds.map(lambda x, y: (tf.image.resize(x, image_size), tf.cast(y, tf.int32)),
-                    num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
-        if aug is not None:
-            ds = ds.map(lambda x, y: (aug(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
-        return ds.prefetch(tf.data.AUTOTUNE)
+    def resize(x, y):  # TFDS images have their own sizes: resize before batching
+        return tf.image.resize(x, image_size), tf.cast(y, tf.int32)
 
-    return prep(train.shuffle(1000), augment), prep(val), None
+    train = tfdata.batched(train, batch_size, shuffle=True, buffer_size=1000, seed=seed, augment=augment,
+                           cache=False, decode=resize)
+    return train, tfdata.batched(val, batch_size, cache=False, decode=resize), None
 
 
 def load(data_dir=None, image_size=(150, 150), batch_size=32, validation_split=0.2, seed=1337,
@@ -206,6 +186,8 @@ def load(data_dir=None, image_size=(150, 150), batch_size=32, validation_split=0
 
     The split is stratified per class and fixed by ``seed``; training batches are
     reshuffled every epoch. Decoding and resizing run in parallel in tf.data.
+    Skipped files are counted in the report; if no image, or no image of one
+    class, is usable, ValueError names the folder and the skip reasons.
 
     Args:
         data_dir: Kaggle or Microsoft layout (folder, parent or zip); TFDS's data_dir
@@ -220,21 +202,20 @@ def load(data_dir=None, image_size=(150, 150), batch_size=32, validation_split=0
         cache, progress: see ``datasets.imagefiles.check_files``.
         augment: an ``Augment`` layer applied to training batches (TensorFlow backend).
 
-    Example:
+    Example (needs the real data set, so the tests skip it):
         >>> train, val = load("~/data/dogs-vs-cats/train.zip", image_size=(160, 160))  # doctest: +SKIP
         >>> model.fit(train, validation_data=val)                                     # doctest: +SKIP
     """
-    _check_args(image_size, batch_size, validation_split)
-    image_size = tuple(int(s) for s in image_size)
+    image_size = _check_args(image_size, batch_size, validation_split)
     if source == "tfds":
-        out = _load_tfds(data_dir, image_size, batch_size, validation_split, augment)
+        out = _load_tfds(data_dir, image_size, batch_size, validation_split, seed, augment)
         return out if return_report else out[:2]
     if source != "files":
         raise ValueError(f"source must be 'files' or 'tfds'. Received: source={source!r}.")
     if data_dir is None:
         raise ValueError("data_dir is required for source='files' (the Kaggle and Microsoft archives need "
                          "a sign-in to download). Received: data_dir=None. Or use source='tfds'.")
-    report = scan(data_dir, extract_dir=extract_dir, cache=cache, progress=progress)
+    report = scan(data_dir, extract_dir=extract_dir, cache=cache, progress=progress).check_usable()
     rng = np.random.default_rng(seed)
     labels = np.asarray(report.labels)
     train_idx, val_idx = [], []
@@ -256,10 +237,11 @@ def load_test(data_dir, image_size=(150, 150), batch_size=32, cache=True, progre
     ``data_dir`` is the ``test1`` folder, its parent, or ``test1.zip``. Files that do
     not decode are skipped (and logged), so ``ids`` lists exactly the predicted ones.
 
-    Example:
+    Example (needs the real data set, so the tests skip it):
         >>> images, ids = load_test("~/data/dogs-vs-cats/test1")      # doctest: +SKIP
         >>> write_submission("submission.csv", ids, model.predict(images))  # doctest: +SKIP
     """
+    image_size = _check_args(image_size, batch_size, 0.0)
     path = os.path.abspath(os.path.expanduser(os.fspath(data_dir)))
     if os.path.isfile(path) and path.lower().endswith(".zip"):
         path = imagefiles.extract_zip(path)
@@ -273,21 +255,24 @@ def load_test(data_dir, image_size=(150, 150), batch_size=32, cache=True, progre
     files = [os.path.join(path, n) for n in names]
     verdicts = imagefiles.check_files(files, cache=cache, progress=progress)
     keep = [f for f in files if verdicts[os.path.abspath(f)] is None]
-    if len(keep) < len(files):
-        logger.warning("Dogs-vs-Cats test: skipped %d unreadable files.", len(files) - len(keep))
+    report = ScanReport(path, "test", keep, [], [(f, verdicts[os.path.abspath(f)]) for f in files
+                                                 if verdicts[os.path.abspath(f)]]).check_usable()
+    if report.skipped:
+        logger.warning("Dogs-vs-Cats test: skipped %d unreadable files (%s).", report.n_skipped,
+                       report.skipped_by_reason)
     import tensorflow as tf
 
-    ds = tf.data.Dataset.from_tensor_slices(keep).map(
-        lambda p: decode_resize(p, tuple(image_size)), num_parallel_calls=tf.data.AUTOTUNE)
-    ids = [int(os.path.basename(f).split(".")[0]) for f in keep]
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE), ids
+    ds = tf.data.Dataset.from_tensor_slices(tf.constant(keep, tf.string))
+    images = tfdata.batched(ds, batch_size, cache=False, decode=lambda p: decode_resize(p, image_size))
+    return images, [int(os.path.basename(f).split(".")[0]) for f in keep]
 
 
 def write_submission(path, ids, probabilities):
     """Write Kaggle's ``id,label`` CSV, label = predicted probability of dog.
 
     Example:
-        >>> write_submission("submission.csv", [1, 2], [0.9, 0.1])   # doctest: +SKIP
+        >>> write_submission("submission.csv", [1, 2], [0.9, 0.1])
+        'submission.csv'
     """
     p = np.asarray(probabilities, dtype=np.float64)
     if p.ndim == 2 and p.shape[1] == 2:  # softmax over (cat, dog)

@@ -1,5 +1,8 @@
 """Kaggle's facial keypoints data: 96x96 faces and 15 (x, y) points, in Nouri's conventions.
 
+``to_pixels`` / ``from_pixels`` (from ``datasets.geometry``, the one home of the
+scale) convert between the scaled values and pixel coordinates.
+
 ``training.csv``: 30 keypoint columns (``KEYPOINT_NAMES``) then ``Image`` (9,216
 space-separated 0-255 ints, row-major); missing keypoints are empty fields.
 Images come back as float32 (N, 96, 96, 1) in [0, 1], keypoints as float32
@@ -7,7 +10,7 @@ Images come back as float32 (N, 96, 96, 1) in [0, 1], keypoints as float32
 subject's point of view. The masked loss and metric ignore NaN targets and are
 written with keras.ops, so they run on TensorFlow and JAX, jit-compiled or not.
 
-Example:
+Example (needs the real data set, so the tests skip it):
     >>> images, keypoints = load("~/data/facial-keypoints")       # doctest: +SKIP
     >>> images.shape, keypoints.shape                              # doctest: +SKIP
     ((2140, 96, 96, 1), (2140, 30))
@@ -15,15 +18,14 @@ Example:
 """
 
 import csv
-import io
-import os
 
 import keras
 import numpy as np
 from keras import ops
 
+from datasets import keypoints_csv
+from datasets.geometry import KAGGLE_FLIP_PAIRS, KAGGLE_IMAGE_SIZE, from_pixels, to_pixels
 from datasets.keypoint_augment import KeypointAugment
-from datasets.geometry import KAGGLE_FLIP_PAIRS
 
 _POINTS = ("left_eye_center", "right_eye_center", "left_eye_inner_corner", "left_eye_outer_corner",
            "right_eye_inner_corner", "right_eye_outer_corner", "left_eyebrow_inner_end",
@@ -34,95 +36,55 @@ KEYPOINT_NAMES = tuple(f"{p}_{axis}" for p in _POINTS for axis in ("x", "y"))
 POINT_NAMES = _POINTS
 # Left/right pairs over the 15 points (column pairs (0,2),(1,3),(4,8)... halved).
 FLIP_PAIRS = KAGGLE_FLIP_PAIRS
-IMAGE_SIZE = 96
-_HALF = IMAGE_SIZE / 2.0
-
-
-def _resolve(path, filename):
-    path = os.path.expanduser(os.fspath(path))
-    if os.path.isdir(path):
-        path = os.path.join(path, filename)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{filename} not found. Received: {path!r}.")
-    return path
-
-
-def _rows(path):
-    csv.field_size_limit(max(csv.field_size_limit(), 1 << 20))  # an Image field is ~35 kB
-    with open(path, newline="") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None:
-            raise ValueError(f"{path} is empty.")
-        return [h.strip() for h in header], list(reader)
-
-
-def _parse_images(strings, path):
-    """9216 space-separated ints per row -> float32 (N, 96, 96, 1) in [0, 1]."""
-    if not strings:
-        return np.zeros((0, IMAGE_SIZE, IMAGE_SIZE, 1), np.float32)
-    # numpy's C text reader parses all rows in one call, ~50x faster than int() per value.
-    pixels = np.loadtxt(io.StringIO("\n".join(s.strip() for s in strings)), dtype=np.float32, ndmin=2)
-    if pixels.shape[1] != IMAGE_SIZE * IMAGE_SIZE:
-        raise ValueError(f"{path}: each Image must hold {IMAGE_SIZE * IMAGE_SIZE} pixel values. "
-                         f"Received rows of {pixels.shape[1]}.")
-    return (pixels / 255.0).reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1)
+IMAGE_SIZE = KAGGLE_IMAGE_SIZE
+PIXELS_PER_UNIT = IMAGE_SIZE / 2.0  # one scaled unit is 48 pixels: RMSE in pixels = sqrt(mse) * 48
 
 
 def load(path, complete_only=True):
     """Read ``training.csv`` -> ``(images, keypoints)``.
 
     Args:
-        path: the CSV file or the folder holding ``training.csv``.
+        path: the CSV file, Kaggle's ``training.zip``, or the folder holding either.
         complete_only: keep only rows with all 30 values (2,140 of 7,049 in the
             real file); False keeps every row with NaN for missing values.
 
+    A damaged file is an error naming file, line and column (see
+    ``datasets.keypoints_csv``): a row cut short or without its Image, pixels
+    outside 0-255, a coordinate that is not a finite number within +-960.
+
     Example:
-        >>> images, keypoints = load("training.csv", complete_only=False)   # doctest: +SKIP
-        >>> np.isnan(keypoints).any(axis=1).sum()                            # doctest: +SKIP
-        4909
+        >>> with open("training.csv", "w") as f:   # one face: every point at the centre, black pixels
+        ...     _ = f.write(",".join(KEYPOINT_NAMES) + ",Image\\n" + "48," * 30 + " ".join(["0"] * 9216) + "\\n")
+        >>> images, keypoints = load("training.csv")
+        >>> images.shape, keypoints.shape, float(keypoints.max())
+        ((1, 96, 96, 1), (1, 30), 0.0)
     """
-    path = _resolve(path, "training.csv")
-    header, rows = _rows(path)
-    missing = [c for c in (*KEYPOINT_NAMES, "Image") if c not in header]
-    if missing:
-        raise ValueError(f"{path} lacks the columns {missing}. Received header: {header}.")
-    cols = [header.index(c) for c in KEYPOINT_NAMES]
-    image_col = header.index("Image")
-    rows = [r for r in rows if r]  # a trailing blank line is not a sample
-    keypoints = np.array([[float(r[c]) if r[c].strip() else np.nan for c in cols] for r in rows],
-                         dtype=np.float32).reshape(-1, len(KEYPOINT_NAMES))
+    where, header, rows = keypoints_csv.read_rows(path, "training.csv")
+    cols = keypoints_csv.require_columns(where, header, KEYPOINT_NAMES)
+    (image_col,) = keypoints_csv.require_columns(where, header, ["Image"])
+    keypoints = keypoints_csv.parse_coordinates(rows, cols, header, where)
     keep = ~np.isnan(keypoints).any(axis=1) if complete_only else np.ones(len(rows), bool)
-    images = _parse_images([r[image_col] for r, k in zip(rows, keep) if k], path)
-    return images, (keypoints[keep] - _HALF) / _HALF
+    images = keypoints_csv.parse_images([r for r, k in zip(rows, keep) if k], image_col, where)
+    return images, from_pixels(keypoints[keep])
 
 
 def load_test(path):
-    """Read ``test.csv`` (``ImageId,Image``) -> ``(image_ids int array, images)``.
+    """Read ``test.csv`` (``ImageId,Image``; or ``test.zip``, or their folder) -> ``(image_ids, images)``.
 
-    Example:
+    Example (needs the real data set, so the tests skip it):
         >>> ids, images = load_test("~/data/facial-keypoints")   # doctest: +SKIP
         >>> images.shape                                          # doctest: +SKIP
         (1783, 96, 96, 1)
     """
-    path = _resolve(path, "test.csv")
-    header, rows = _rows(path)
-    if "ImageId" not in header or "Image" not in header:
-        raise ValueError(f"{path} must have the columns ImageId and Image. Received header: {header}.")
-    rows = [r for r in rows if r]
-    ids = np.array([int(r[header.index("ImageId")]) for r in rows], dtype=np.int64)
-    return ids, _parse_images([r[header.index("Image")] for r in rows], path)
-
-
-def to_pixels(keypoints, image_size=IMAGE_SIZE):
-    """Scaled keypoints ``(v - W/2) / (W/2)`` -> pixel coordinates ``v``.
-
-    Example:
-        >>> to_pixels(np.array([-1.0, 0.0, 0.5]))
-        array([ 0., 48., 72.])
-    """
-    half = image_size / 2.0
-    return np.asarray(keypoints) * half + half
+    where, header, rows = keypoints_csv.read_rows(path, "test.csv")
+    id_col, image_col = keypoints_csv.require_columns(where, header, ["ImageId", "Image"])
+    try:
+        ids = np.array([int(r[id_col]) for _, r in rows], dtype=np.int64)
+    except ValueError:
+        line, r = next((line, r) for line, r in rows if not r[id_col].strip().lstrip("-").isdigit())
+        raise ValueError(f"{where} line {line}, column ImageId: an integer is needed. "
+                         f"Received: {r[id_col][:40]}") from None
+    return ids, keypoints_csv.parse_images(rows, image_col, where)
 
 
 def write_submission(path, image_ids, predictions, lookup_csv):
@@ -131,11 +93,10 @@ def write_submission(path, image_ids, predictions, lookup_csv):
     ``predictions[i]`` holds the 30 scaled values for ``image_ids[i]``; locations are
     converted to pixels and clipped to [0, 96].
 
-    Example:
+    Example (needs the real data set, so the tests skip it):
         >>> ids, images = load_test("data")                                      # doctest: +SKIP
         >>> write_submission("submission.csv", ids, model.predict(images), "data/IdLookupTable.csv")  # doctest: +SKIP
     """
-    lookup = _resolve(lookup_csv, "IdLookupTable.csv")
     predictions = np.asarray(predictions, dtype=np.float64)
     if predictions.ndim != 2 or predictions.shape[1] != len(KEYPOINT_NAMES) or len(predictions) != len(image_ids):
         raise ValueError(f"predictions must be ({len(image_ids)}, {len(KEYPOINT_NAMES)}) for "
@@ -143,21 +104,16 @@ def write_submission(path, image_ids, predictions, lookup_csv):
     pixels = np.clip(to_pixels(predictions), 0.0, float(IMAGE_SIZE))
     row_of = {int(i): n for n, i in enumerate(image_ids)}
     column_of = {name: n for n, name in enumerate(KEYPOINT_NAMES)}
-    header, rows = _rows(lookup)
-    need = ("RowId", "ImageId", "FeatureName")
-    if any(c not in header for c in need):
-        raise ValueError(f"{lookup} must have the columns {need}. Received header: {header}.")
-    r_col, i_col, f_col = (header.index(c) for c in need)
+    lookup, header, rows = keypoints_csv.read_rows(lookup_csv, "IdLookupTable.csv")
+    r_col, i_col, f_col = keypoints_csv.require_columns(lookup, header, ["RowId", "ImageId", "FeatureName"])
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["RowId", "Location"])
-        for r in rows:
-            if not r:
-                continue
+        for line, r in rows:
             image_id, feature = int(r[i_col]), r[f_col].strip()
             if image_id not in row_of or feature not in column_of:
-                raise ValueError(f"{lookup} row {r[r_col]} asks for ImageId={image_id}, FeatureName="
-                                 f"{feature!r}, which the predictions do not cover.")
+                raise ValueError(f"{lookup} line {line} (RowId {r[r_col]}) asks for ImageId={image_id}, "
+                                 f"FeatureName={feature!r}, which the predictions do not cover.")
             writer.writerow([int(r[r_col]), f"{pixels[row_of[image_id], column_of[feature]]:.4f}"])
     return path
 
@@ -197,7 +153,7 @@ class MaskedRMSE(keras.metrics.Metric):
         24.0
     """
 
-    def __init__(self, name="rmse_px", scale=_HALF, **kwargs):
+    def __init__(self, name="rmse_px", scale=PIXELS_PER_UNIT, **kwargs):
         super().__init__(name=name, **kwargs)
         self.scale = float(scale)
         self.sq_sum = self.add_variable(shape=(), initializer="zeros", name="sq_sum")
@@ -223,7 +179,7 @@ def masked_rmse_pixels(y_true, y_pred):
         24.0
     """
     sq, mask = _masked(y_true, y_pred)
-    return ops.sqrt(ops.sum(sq) / ops.maximum(ops.sum(mask), 1.0)) * _HALF
+    return ops.sqrt(ops.sum(sq) / ops.maximum(ops.sum(mask), 1.0)) * PIXELS_PER_UNIT
 
 
 def pipelines(path, batch_size=32, validation_split=0.2, augment=None, complete_only=True, seed=1337):
@@ -234,16 +190,15 @@ def pipelines(path, batch_size=32, validation_split=0.2, augment=None, complete_
     batches only; keypoints pushed out of the frame become NaN, which the masked
     loss ignores.
 
-    Example:
+    Example (needs the real data set, so the tests skip it):
         >>> train, val = pipelines("~/data/facial-keypoints", augment=True)          # doctest: +SKIP
         >>> model.compile("adam", loss=masked_mse, metrics=[MaskedRMSE()])            # doctest: +SKIP
         >>> model.fit(train, validation_data=val, epochs=50)                          # doctest: +SKIP
     """
-    from datasets import pipelines as pl
-    import tensorflow as tf
+    from datasets import tfdata
 
     images, keypoints = load(path, complete_only=complete_only)
-    (x_train, y_train), (x_val, y_val) = pl.split_arrays(images, keypoints, validation_split, seed)
+    (x_train, y_train), (x_val, y_val) = tfdata.split_arrays(images, keypoints, validation_split, seed)
     if augment is True:
         augment = KeypointAugment(rotation_range=10, width_shift_range=0.1, height_shift_range=0.1,
                                   zoom_range=0.1, horizontal_flip=True, fill_mode="nearest", seed=seed)
@@ -253,7 +208,5 @@ def pipelines(path, batch_size=32, validation_split=0.2, augment=None, complete_
             out = augment({"images": x, "keypoints": y}, training=True)
             return out["images"], out["keypoints"]
 
-    train = pl.finish(tf.data.Dataset.from_tensor_slices((x_train, y_train)), batch_size, shuffle=True,
-                      seed=seed, augment_fn=augment_fn)
-    val = pl.finish(tf.data.Dataset.from_tensor_slices((x_val, y_val)), batch_size)
-    return train, val
+    train = tfdata.from_arrays(x_train, y_train, batch_size, shuffle=True, seed=seed, augment_fn=augment_fn)
+    return train, tfdata.from_arrays(x_val, y_val, batch_size, shuffle=False)

@@ -16,12 +16,21 @@ nearest neighbour (order 0, one gather). XLA compiles gathers on every device,
 unlike TensorFlow's ImageProjectiveTransform. At integer sample positions both
 orders are exact.
 
+Keypoints travel scaled, ``(v - W/2) / (W/2)``; :func:`to_pixels` and
+:func:`from_pixels` convert, and are the only code that knows the scale.
+
 Example:
+    >>> images = ops.reshape(ops.arange(8, dtype="float32"), (2, 2, 2, 1))
     >>> m = affine_matrix(theta=ops.zeros(2), shear=ops.zeros(2), zx=ops.ones(2), zy=ops.ones(2),
-    ...                   flip_h=ops.ones(2), flip_v=ops.zeros(2))    # doctest: +SKIP
-    >>> mirrored = transform_images(images, m, ops.zeros((2, 2)))     # doctest: +SKIP
+    ...                   flip_h=ops.ones(2), flip_v=ops.zeros(2))
+    >>> ops.convert_to_numpy(transform_images(images, m, ops.zeros((2, 2))))[0, :, :, 0]  # mirrored
+    array([[1., 0.],
+           [3., 2.]], dtype=float32)
 """
 
+import numbers
+
+import numpy as np
 from keras import ops
 
 FILL_MODES = ("nearest", "constant", "reflect", "wrap")
@@ -29,6 +38,59 @@ INTERPOLATION_ORDERS = (0, 1)  # as ImageDataGenerator's interpolation_order: ne
 # Kaggle facial keypoints: left/right point pairs over the 15 points (from the
 # column pairs (0,2),(1,3),(4,8),(5,9),(6,10),(7,11),(12,16),(13,17),(14,18),(15,19),(22,24),(23,25)).
 KAGGLE_FLIP_PAIRS = ((0, 1), (2, 4), (3, 5), (6, 8), (7, 9), (11, 12))
+KAGGLE_IMAGE_SIZE = 96
+
+
+def _half_sizes(keypoints, image_size):
+    """W/2 for a square image; for (height, width), W/2 for each x and H/2 for each y of (x0, y0, x1, ...)."""
+    if isinstance(image_size, numbers.Real):
+        return image_size / 2.0
+    height, width = image_size
+    n_values = keypoints.shape[-1]
+    if n_values is None or n_values % 2:
+        raise ValueError("Keypoints must be interleaved (x, y) pairs along the last axis when image_size is "
+                         f"(height, width). Received: last axis {n_values}, image_size={image_size!r}")
+    return np.tile(np.array([width / 2.0, height / 2.0]), n_values // 2)
+
+
+def _scale(keypoints, image_size, to_pixels):
+    tensor = ops.is_tensor(keypoints)
+    if not tensor:
+        keypoints = np.asarray(keypoints, dtype=np.result_type(np.asarray(keypoints).dtype, np.float32))
+    half = _half_sizes(keypoints, image_size)
+    if tensor:
+        half = ops.convert_to_tensor(half, dtype=keypoints.dtype)
+    return keypoints * half + half if to_pixels else (keypoints - half) / half
+
+
+def to_pixels(keypoints, image_size=KAGGLE_IMAGE_SIZE):
+    """Scaled keypoints ``(v - W/2) / (W/2)`` -> pixel coordinates ``v``; NaN stays NaN.
+
+    The one home of the keypoint convention (Kaggle's ``(v - 48) / 48`` for 96x96
+    faces). Pixel coordinates put the centre of pixel (i, j) at x = j, y = i, so a
+    horizontal mirror maps x to W - 1 - x (the image centre is (W - 1) / 2, see the
+    module docstring). ``image_size`` is W for a square image, or (height, width):
+    then x values are scaled by the width and y values by the height, for
+    keypoints interleaved ``(x0, y0, x1, y1, ...)`` along the last axis. Numpy in,
+    numpy out; a backend tensor in (e.g. inside a layer), a tensor out.
+
+    Example:
+        >>> to_pixels(np.array([-1.0, 0.0, 0.5]))
+        array([ 0., 48., 72.])
+        >>> to_pixels(np.array([[0.5, 0.5]]), image_size=(32, 64))   # (height, width): x by 64, y by 32
+        array([[48., 24.]])
+    """
+    return _scale(keypoints, image_size, to_pixels=True)
+
+
+def from_pixels(pixels, image_size=KAGGLE_IMAGE_SIZE):
+    """Pixel coordinates ``v`` -> scaled keypoints ``(v - W/2) / (W/2)``, the inverse of :func:`to_pixels`.
+
+    Example:
+        >>> from_pixels(np.array([0.0, 48.0, 72.0]))
+        array([-1. ,  0. ,  0.5])
+    """
+    return _scale(pixels, image_size, to_pixels=False)
 
 
 def affine_matrix(theta, shear, zx, zy, flip_h, flip_v):
@@ -39,7 +101,7 @@ def affine_matrix(theta, shear, zx, zy, flip_h, flip_v):
 
     Example:
         >>> z = ops.zeros(1); o = ops.ones(1)
-        >>> [float(v[0]) for v in affine_matrix(z, z, o, o, o, z)]
+        >>> [float(v[0]) + 0.0 for v in affine_matrix(z, z, o, o, o, z)]   # + 0.0: -0.0 prints as 0.0
         [-1.0, 0.0, 0.0, 1.0]
     """
     cos, sin = ops.cos(theta), ops.sin(theta)
@@ -107,7 +169,10 @@ def sample_nearest(images, x, y, fill_mode="nearest", cval=0.0):
     pixel's value (or ``cval``): nothing is blended.
 
     Example:
-        >>> out = sample_nearest(images, xs, ys, fill_mode="wrap")   # doctest: +SKIP
+        >>> images = ops.reshape(ops.arange(4, dtype="float32"), (1, 1, 4, 1))   # one row: 0 1 2 3
+        >>> xs, ys = ops.convert_to_tensor([[[2.5, 4.0]]]), ops.zeros((1, 1, 2))
+        >>> ops.convert_to_numpy(sample_nearest(images, xs, ys, fill_mode="wrap"))[0, 0, :, 0]
+        array([3., 0.], dtype=float32)
     """
     check_sampling(0, fill_mode)
     gather = _Gather(images, ops.shape(x), fill_mode, cval)
@@ -119,7 +184,10 @@ def sample_bilinear(images, x, y, fill_mode="nearest", cval=0.0):
     """Bilinear samples of ``images`` (N, H, W, C) at float positions x, y (N, H', W') -> (N, H', W', C).
 
     Example:
-        >>> out = sample_bilinear(images, xs, ys, fill_mode="reflect")   # doctest: +SKIP
+        >>> images = ops.reshape(ops.arange(4, dtype="float32"), (1, 1, 4, 1))   # one row: 0 1 2 3
+        >>> xs, ys = ops.convert_to_tensor([[[0.25, 2.5]]]), ops.zeros((1, 1, 2))
+        >>> ops.convert_to_numpy(sample_bilinear(images, xs, ys))[0, 0, :, 0]
+        array([0.25, 2.5 ], dtype=float32)
     """
     check_sampling(1, fill_mode)
     gather = _Gather(images, ops.shape(x), fill_mode, cval)
@@ -145,9 +213,11 @@ def transform_images(images, matrix, shift, fill_mode="nearest", cval=0.0, order
     ``order`` is the interpolation order: 1 bilinear, 0 nearest neighbour.
 
     Example:
-        >>> z = ops.zeros(4); o = ops.ones(4)
-        >>> moved = transform_images(images, affine_matrix(z, z, o, o, z, z),
-        ...                          ops.convert_to_tensor([[3.0, 0.0]] * 4))   # doctest: +SKIP
+        >>> z = ops.zeros(1); o = ops.ones(1)
+        >>> images = ops.reshape(ops.arange(4, dtype="float32"), (1, 1, 4, 1))   # one row: 0 1 2 3
+        >>> moved = transform_images(images, affine_matrix(z, z, o, o, z, z), ops.convert_to_tensor([[1.0, 0.0]]))
+        >>> ops.convert_to_numpy(moved)[0, 0, :, 0]   # content moved one pixel right, edge repeated
+        array([0., 0., 1., 2.], dtype=float32)
     """
     shape = ops.shape(images)
     h, w = shape[1], shape[2]
@@ -168,7 +238,11 @@ def transform_points(points, matrix, shift, height, width):
     become NaN; NaN points stay NaN.
 
     Example:
-        >>> q = transform_points(p, affine_matrix(z, z, o, o, o, z), ops.zeros((1, 2)), 96, 96)  # doctest: +SKIP
+        >>> z = ops.zeros(1); o = ops.ones(1)
+        >>> p = ops.convert_to_tensor([[[10.0, 20.0], [200.0, 5.0]]])   # the second point is off the frame
+        >>> ops.convert_to_numpy(transform_points(p, affine_matrix(z, z, o, o, o, z), ops.zeros((1, 2)), 96, 96))
+        array([[[85., 20.],
+                [nan, nan]]], dtype=float32)
     """
     cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
     m00, m01, m10, m11 = (ops.expand_dims(m, -1) for m in matrix)

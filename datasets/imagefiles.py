@@ -6,21 +6,27 @@ decode. ``check_files`` decodes every file completely once (Pillow's ``verify``
 and then ``load``), in a thread pool (Pillow releases the GIL while decoding),
 shows a ``keras.utils.Progbar``, and remembers the verdicts in a small JSON cache
 keyed by path, size and modification time, so the next run only re-checks files
-that changed.
+that changed. ``ScanReport`` is what a data set's scan returns: the kept files
+with their labels and every skipped file with its reason.
 
 Example:
-    >>> verdicts = check_files(["a.jpg", "b.jpg"])   # doctest: +SKIP
-    >>> verdicts                                      # doctest: +SKIP
-    {'a.jpg': None, 'b.jpg': 'truncated or corrupt: image file is truncated'}
+    >>> from PIL import Image
+    >>> Image.new("RGB", (8, 8)).save("a.jpg")
+    >>> open("b.jpg", "wb").close()
+    >>> check_files(["a.jpg", "b.jpg"], cache=False, progress=False)
+    {'.../a.jpg': None, '.../b.jpg': 'empty file'}
 """
 
+import collections
 import concurrent.futures
+import dataclasses
 import hashlib
 import json
 import logging
 import os
-import tempfile
 import zipfile
+
+from zoo.files import atomic_write_json, keras_cache
 
 logger = logging.getLogger(__name__)
 
@@ -29,15 +35,92 @@ logger = logging.getLogger(__name__)
 TF_DECODABLE = ("JPEG", "PNG", "GIF", "BMP")
 
 
+@dataclasses.dataclass
+class ScanReport:
+    """What a scan found: kept files with labels, and skipped files with reasons.
+
+    ``skipped_by_reason`` counts each reason up to its first colon
+    ("truncated or corrupt: ..." counts as "truncated or corrupt").
+
+    Example:
+        >>> report = ScanReport("train", "kaggle", ["cat.0.jpg"], [0], [("x.txt", "not a cat/dog file name")],
+        ...                     ("cat", "dog"))
+        >>> report.kept_by_class, report.skipped_by_reason
+        ({'cat': 1, 'dog': 0}, {'not a cat/dog file name': 1})
+    """
+
+    root: str
+    layout: str
+    paths: list
+    labels: list
+    skipped: list  # (path, reason)
+    class_names: tuple = ()
+
+    @property
+    def n_kept(self):
+        return len(self.paths)
+
+    @property
+    def n_skipped(self):
+        return len(self.skipped)
+
+    @property
+    def kept_by_class(self):
+        counts = collections.Counter(self.labels)
+        return {name: counts.get(i, 0) for i, name in enumerate(self.class_names)}
+
+    @property
+    def skipped_by_reason(self):
+        return dict(collections.Counter(reason.split(":")[0] for _, reason in self.skipped))
+
+    def check_usable(self):
+        """Raise ValueError if nothing was kept, or nothing of one class: training needs every class.
+
+        Example:
+            >>> ScanReport("train", "kaggle", ["cat.0.jpg"], [0], [("dog.0.jpg", "empty file")],
+            ...            ("cat", "dog")).check_usable()
+            Traceback (most recent call last):
+            ...
+            ValueError: train: no usable image of class 'dog'; ...
+        """
+        if not self.paths:
+            raise ValueError(f"No usable image in {self.root}: all {self.n_skipped} files were skipped "
+                             f"(by reason: {self.skipped_by_reason}).")
+        empty = [name for name, count in self.kept_by_class.items() if count == 0]
+        if empty:
+            raise ValueError(f"{self.root}: no usable image of class {empty[0]!r}; a model trained on the "
+                             f"other classes alone would learn nothing. Kept {self.kept_by_class}, skipped "
+                             f"{self.n_skipped} (by reason: {self.skipped_by_reason}).")
+        return self
+
+    def __str__(self):
+        kept = self.kept_by_class or self.n_kept
+        return (f"{self.layout} layout at {self.root}: kept {self.n_kept} {kept}, "
+                f"skipped {self.n_skipped} {self.skipped_by_reason}")
+
+
+def _unreadable(path):
+    """The reason ``path`` cannot be opened (dangling or looping link, no permission), or None."""
+    try:
+        os.stat(path)
+    except OSError as e:
+        return f"unreadable: {e.strerror or e}"
+    return None
+
+
 def check_image(path):
     """Return None if ``path`` is an image TensorFlow can decode, else the reason it is not.
 
     Example:
-        >>> check_image("PetImages/Cat/666.jpg")   # doctest: +SKIP
+        >>> open("666.jpg", "wb").close()   # PetImages/Cat/666.jpg is such a file
+        >>> check_image("666.jpg")
         'empty file'
     """
     from PIL import Image, UnidentifiedImageError
 
+    reason = _unreadable(path)
+    if reason:
+        return reason
     try:
         if os.path.getsize(path) == 0:
             return "empty file"
@@ -50,15 +133,16 @@ def check_image(path):
             im.load()  # decode every pixel: verify() alone misses truncated JPEG data
     except UnidentifiedImageError:
         return "not an image"
+    except (PermissionError, IsADirectoryError) as e:
+        return f"unreadable: {e.strerror}"
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         return f"truncated or corrupt: {e}"
     return None
 
 
 def _cache_path(cache_dir, key):
-    base = cache_dir or os.path.join(os.path.expanduser(os.environ.get("KERAS_HOME", "~/.keras")), "datasets")
     digest = hashlib.sha1(key.encode()).hexdigest()[:16]
-    return os.path.join(base, f"image_check_{digest}.json")
+    return os.path.join(cache_dir or keras_cache("datasets"), f"image_check_{digest}.json")
 
 
 def _read_cache(path):
@@ -69,38 +153,31 @@ def _read_cache(path):
         return {}
 
 
-def _write_cache(path, data):
-    """Write atomically (temporary file + os.replace) so an interrupted run leaves no half file."""
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f)
-        os.replace(tmp, path)
-    except OSError as e:  # a read-only home must not stop loading the data
-        logger.warning("Could not write the image-check cache %s: %s", path, e)
-
-
 def check_files(paths, workers=None, cache=True, cache_dir=None, progress=True):
     """Check every file in ``paths``; return ``{path: None or reason}``.
+
+    A path that cannot be opened (a dangling or looping symbolic link, no
+    permission) gets the reason ``"unreadable: ..."``, like any other bad file.
 
     Args:
         paths: file paths.
         workers: threads (default: CPU count, at least 2).
         cache: reuse verdicts for files whose size and mtime have not changed.
-        cache_dir: where the cache lives (default ``~/.keras/datasets``).
+        cache_dir: where the cache lives (default ``zoo.files.keras_cache("datasets")``).
         progress: show a keras.utils.Progbar.
 
     Example:
-        >>> bad = {p: r for p, r in check_files(paths).items() if r}   # doctest: +SKIP
+        >>> check_files([os.path.join(tmp, "missing.jpg")], cache=False, progress=False)  # doctest: +ELLIPSIS
+        {'.../missing.jpg': 'unreadable: No such file or directory'}
     """
     paths = [os.path.abspath(p) for p in paths]
-    stats = {p: os.stat(p) for p in paths}
-    signature = {p: [stats[p].st_size, stats[p].st_mtime_ns] for p in paths}
+    verdicts = {p: _unreadable(p) for p in paths}
+    readable = [p for p in paths if verdicts[p] is None]
+    signature = {p: [os.stat(p).st_size, os.stat(p).st_mtime_ns] for p in readable}
     cache_file = _cache_path(cache_dir, os.path.commonpath(paths) if paths else "") if cache else None
     old = _read_cache(cache_file) if cache_file else {}
-    verdicts, todo = {}, []
-    for p in paths:
+    todo = []
+    for p in readable:
         hit = old.get(p)
         if hit is not None and hit[:2] == signature[p]:
             verdicts[p] = hit[2]
@@ -117,9 +194,12 @@ def check_files(paths, workers=None, cache=True, cache_dir=None, progress=True):
                 if bar is not None and (i % 256 == 0 or i == len(todo)):
                     bar.update(i)
     if cache_file and todo:
-        old.update({p: signature[p] + [verdicts[p]] for p in paths})
-        _write_cache(cache_file, old)
-    logger.info("Checked %d files (%d from cache).", len(paths), len(paths) - len(todo))
+        old.update({p: signature[p] + [verdicts[p]] for p in readable})
+        try:
+            atomic_write_json(old, cache_file)
+        except OSError as e:  # a read-only home must not stop loading the data
+            logger.warning("Could not write the image-check cache %s: %s", cache_file, e)
+    logger.info("Checked %d files (%d from cache).", len(paths), len(readable) - len(todo))
     return verdicts
 
 
@@ -131,7 +211,12 @@ def extract_zip(zip_path, extract_dir=None):
     extraction; an interrupted one is redone.
 
     Example:
-        >>> folder = extract_zip("~/Downloads/train.zip")   # doctest: +SKIP
+        >>> import zipfile
+        >>> with zipfile.ZipFile("train.zip", "w") as zf:
+        ...     zf.writestr("train/cat.0.jpg", b"")
+        >>> folder = extract_zip("train.zip")
+        >>> os.path.basename(folder), os.listdir(os.path.join(folder, "train"))
+        ('train_extracted', ['cat.0.jpg'])
     """
     zip_path = os.path.abspath(os.path.expanduser(os.fspath(zip_path)))
     if extract_dir is None:

@@ -3,7 +3,8 @@
 Keypoints are (N, 2K) interleaved (x0, y0, x1, y1, ...) in scaled coordinates
 ``(v - W/2) / (W/2)`` for x and ``(v - H/2) / (H/2)`` for y, where v is the pixel
 coordinate (pixel centres at integers) — the Kaggle facial keypoints convention
-``(v - 48) / 48`` for 96x96 faces. A mirror (horizontal or vertical flip, but not
+``(v - 48) / 48`` for 96x96 faces, converted by ``geometry.to_pixels`` and
+``geometry.from_pixels`` only. A mirror (horizontal or vertical flip, but not
 both) also swaps the left/right point pairs, because the subject's left eye of a
 mirrored face is the point that was its right eye. Points moved out of the frame
 become NaN; NaN points stay NaN.
@@ -11,7 +12,7 @@ become NaN; NaN points stay NaN.
 Example:
     >>> aug = KeypointAugment(rotation_range=15, horizontal_flip=True, seed=0)
     >>> out = aug({"images": np.zeros((2, 96, 96, 1)), "keypoints": np.zeros((2, 30))}, training=True)
-    >>> out["images"].shape, out["keypoints"].shape
+    >>> tuple(out["images"].shape), tuple(out["keypoints"].shape)
     ((2, 96, 96, 1), (2, 30))
 """
 
@@ -19,11 +20,11 @@ import keras
 from keras import ops
 
 from datasets import geometry
-from datasets.augment import _AffineLayer, check_idg_kwargs
+from datasets.augment import AffineAugmentation, check_idg_kwargs
 
 
 @keras.saving.register_keras_serializable(package="datasets")
-class KeypointAugment(_AffineLayer):
+class KeypointAugment(AffineAugmentation):
     """Random affine augmentation of ``{"images", "keypoints"}`` with the keypoints kept on their features.
 
     Takes Augment's (ImageDataGenerator's) arguments plus ``flip_pairs``: the
@@ -81,14 +82,13 @@ class KeypointAugment(_AffineLayer):
                                            self.interpolation_order)
         images = self._photometric(images, u)
 
-        half = ops.convert_to_tensor([w / 2.0, h / 2.0], dtype=images.dtype)
-        points = ops.reshape(keypoints, (-1, n_points, 2)) * half + half  # scaled -> pixels
+        points = ops.reshape(geometry.to_pixels(keypoints, (h, w)), (-1, n_points, 2))
         flip_h = (u[:, 4] < 0.5) if self.horizontal_flip else ops.zeros_like(u[:, 4]) > 1.0
         flip_v = (u[:, 5] < 0.5) if self.vertical_flip else ops.zeros_like(u[:, 5]) > 1.0
         mirrored = ops.reshape(ops.not_equal(flip_h, flip_v), (-1, 1, 1))
         points = ops.where(mirrored, ops.take(points, perm, axis=1), points)
         points = geometry.transform_points(points, matrix, shift, h, w)
-        keypoints = ops.reshape((points - half) / half, (-1, 2 * n_points))
+        keypoints = geometry.from_pixels(ops.reshape(points, (-1, 2 * n_points)), (h, w))
         return {"images": self._finish(images), "keypoints": keypoints}
 
     def compute_output_shape(self, input_shape):

@@ -123,9 +123,9 @@ def write_kaggle_train(folder, cat, dog, n_each=3):
     with open(path, "wb") as f:
         f.write(jpeg_bytes(dog, "PNG"))
     good[path] = 1
-    with open(os.path.join(folder, "notes.txt"), "w") as f:  # not cat.N/dog.N: ignored
+    with open(os.path.join(folder, "notes.txt"), "w") as f:  # not cat.N/dog.N: skipped, counted by name
         f.write("hello")
-    return good, 2  # kept files with labels, number of bad files
+    return good, 3  # kept files with labels, number of skipped files (2 bad images, notes.txt)
 
 
 def write_petimages(root, cat, dog, n_each=3):

@@ -27,7 +27,7 @@ def test_kaggle_folder_parent_and_zip(tmp_path, photos):
     report = dogs_vs_cats.scan(tmp_path / "train", cache=False, progress=False)
     assert report.layout == "kaggle" and report.n_skipped == n_bad and report.n_kept == len(good)
     assert dict(zip(report.paths, report.labels)) == good
-    assert report.skipped_by_reason == {"empty file": 1, "truncated or corrupt": 1}
+    assert report.skipped_by_reason == {"empty file": 1, "truncated or corrupt": 1, "not a cat/dog file name": 1}
     assert dogs_vs_cats.scan(tmp_path, cache=False, progress=False).n_kept == len(good)  # parent
     archive = zip_folder(str(tmp_path / "train"), str(tmp_path / "train.zip"), "train")
     shutil.rmtree(tmp_path / "train")

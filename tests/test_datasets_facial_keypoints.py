@@ -120,3 +120,20 @@ def test_pipelines_with_keypoint_augmentation(tmp_path):
     x_val, k_val = next(iter(val))  # validation is not augmented: exact original values
     images, keypoints = fk.load(tmp_path)
     assert any(np.allclose(k_val[0], k) for k in keypoints)
+
+
+def test_keypoint_scale_has_one_home_used_by_loader_and_augment():
+    import inspect
+
+    from datasets import geometry, keypoint_augment
+
+    assert fk.to_pixels is geometry.to_pixels and fk.from_pixels is geometry.from_pixels
+    assert inspect.signature(fk.to_pixels).parameters["image_size"].default == 96
+    assert "geometry.to_pixels" in inspect.getsource(keypoint_augment.KeypointAugment.call)
+    k = np.array([[-1.0, 1.0, 0.0, np.nan]])
+    np.testing.assert_allclose(fk.to_pixels(k), [[0.0, 96.0, 48.0, np.nan]])
+    np.testing.assert_allclose(fk.to_pixels(k, image_size=(32, 64)), [[0.0, 32.0, 32.0, np.nan]])  # x by W, y by H
+    np.testing.assert_allclose(fk.from_pixels(fk.to_pixels(k, (32, 64)), (32, 64)), k)
+    tensor = fk.to_pixels(keras.ops.convert_to_tensor(k.astype("float32")))
+    assert keras.ops.is_tensor(tensor)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(tensor), [[0.0, 96.0, 48.0, np.nan]])
