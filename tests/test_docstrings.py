@@ -1,4 +1,4 @@
-"""The examples in every module's docstrings run and print what they say (zoo, transfer, datasets).
+"""The examples in every module's docstrings run and print what they say (zoo, transfer, datasets, viz).
 
 Modules are found by walking the packages, so a new module's examples are tested
 without being listed here. Examples that need files or a network are marked
