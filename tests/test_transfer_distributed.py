@@ -71,6 +71,15 @@ def test_jax_two_devices_give_the_weights_of_one(tmp_path):
     with transfer.data_parallel() as engine:
         assert type(engine).__name__ == "DataParallel", engine
         train("{tmp_path}/two.npy")
+    images = np.random.default_rng(1).uniform(0, 255, (12, 16, 16, 3)).astype("float32")
+    keras.utils.set_random_seed(3)
+    alone = transfer.extract_features(transfer.load_backbone("resnet20", weights=None, input_shape=(16, 16, 3)),
+                                      images, batch_size=4)
+    with transfer.data_parallel():  # build inside, as with training; each batch of 4 split over 2 devices
+        keras.utils.set_random_seed(3)
+        base = transfer.load_backbone("resnet20", weights=None, input_shape=(16, 16, 3))
+        shared = transfer.extract_features(base, images, batch_size=4)
+    np.testing.assert_allclose(shared, alone, atol=1e-5)
     """
     _wait(_run(code, {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}))
     one, two = np.load(tmp_path / "one.npy"), np.load(tmp_path / "two.npy")
@@ -129,6 +138,12 @@ def test_two_jax_processes_agree_with_one_and_only_the_chief_writes(tmp_path):
     with transfer.data_parallel() as engine:
         assert len(engine.device_mesh.devices.ravel()) == 2
         train(f"{out}/rank{{rank}}.npy", checkpoint_dir=f"{out}/ckpt{{rank}}")
+    try:
+        transfer.extract_features(transfer.load_backbone("cnn_mnist", weights=None), np.zeros((2, 28, 28, 1)))
+    except NotImplementedError as err:
+        assert "one process" in str(err)
+    else:
+        raise AssertionError("extract_features ran across processes")
     """.format(port=port, out=tmp_path)
     procs = [_run(worker, {"KERAS_BACKEND": "jax", "RANK": str(r)}) for r in (0, 1)]
     single = _run(f'train("{tmp_path}/single.npy")', {"KERAS_BACKEND": "jax"})

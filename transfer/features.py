@@ -2,7 +2,9 @@
 
 With the base frozen, every epoch of ordinary fine-tuning recomputes the same
 features; computing them once makes each epoch a small Dense network's work
-(see BENCHMARKS.md, "Feature extraction"). The cache file is keyed by a
+(see BENCHMARKS.md, "Feature extraction"). Inside
+:func:`transfer.data_parallel` each batch is split over the devices; only the
+chief process writes the cache file. The cache file is keyed by a
 SHA-256 of everything that decides the features: the backbone's architecture
 (layer types and their configurations) and every weight, including
 BatchNorm's moving statistics, the input bytes, shape and dtype, and the
@@ -21,6 +23,7 @@ from zoo import validation
 from zoo.files import atomic_path
 from zoo.parts import global_pool
 
+from transfer.distributed import is_chief, process_count, process_index
 from transfer.heads import HEAD_POOLING
 
 
@@ -94,6 +97,13 @@ def extract_features(backbone, images, pooling="avg", batch_size=64, cache_dir=N
         ((16, 32), 1)
     """
     validation.check_choice("pooling", pooling, HEAD_POOLING + (None,))
+    if process_count() > 1:
+        # Keras's predict cannot return arrays that span several JAX processes (measured with
+        # Keras 3.15: "Fetching value for jax.Array that spans non-addressable devices").
+        raise NotImplementedError(
+            "extract_features runs in one process (its devices may be several: data_parallel shards each "
+            f"batch over them); this is process {process_index()} of {process_count()}. Extract the features "
+            "once in a single process, or in each process before keras.distribution.initialize().")
     images = np.asarray(images)
     if images.ndim != 4 or tuple(images.shape[1:]) != tuple(backbone.input_shape[1:]):
         raise ValueError(f"`images` must be (N, {', '.join(map(str, backbone.input_shape[1:]))}) for "
@@ -104,6 +114,7 @@ def extract_features(backbone, images, pooling="avg", batch_size=64, cache_dir=N
     if os.path.exists(path):
         return np.load(path)
     features = _compute(backbone, images, pooling, batch_size, verbose)
-    with atomic_path(path, ".npy") as tmp, open(tmp, "wb") as f:  # a reader never sees half a file
-        np.save(f, features)
+    if is_chief():
+        with atomic_path(path, ".npy") as tmp, open(tmp, "wb") as f:  # a reader never sees half a file
+            np.save(f, features)
     return features
