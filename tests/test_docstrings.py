@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 
-PACKAGES = ("zoo", "transfer", "datasets")
+PACKAGES = ("zoo", "transfer", "datasets", "viz")
 
 
 def _modules():

@@ -1,4 +1,4 @@
-"""zoo.visualize: every plot returns a Figure with the expected panels and saves a real PNG;
+"""viz: every plot returns a Figure with the expected panels and saves a real PNG;
 Grad-CAM finds the evidence where a hand-built model is known to look."""
 
 import keras
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo import visualize as viz
+import viz
 
 
 @pytest.fixture(autouse=True)
@@ -200,7 +200,7 @@ def test_grad_cam_defaults_and_errors(tmp_path):
 def test_grad_cam_on_jax(run_jax):
     out = run_jax("""
         import numpy as np, keras
-        from zoo.visualize import grad_cam
+        from viz import grad_cam
         inputs = keras.Input((16, 16, 1))
         conv = keras.layers.Conv2D(1, 1, activation="relu", name="c")
         dense = keras.layers.Dense(1)

@@ -1,5 +1,6 @@
 """Inspection: the seeds' formulas, parameter totals, multiply-adds, receptive fields."""
 
+import math
 import subprocess
 import sys
 
@@ -116,3 +117,28 @@ def test_command_line_list_and_summary():
     assert summary.returncode == 0 and "61,281" in summary.stdout  # 61,706 - 850 + 84 * 5 + 5
     bad = run("summary", "lenet")
     assert bad.returncode == 2 and "lenet5" in bad.stderr
+
+
+def test_activations_of_lenet5_by_hand():
+    # C1 28x28x6, C3 10x10x16, C5 1x1x120, F6 84, output 10; pooling, flatten and tanh do not count.
+    report = zoo.summary("lenet5")
+    assert [r.activations for r in report.rows] == [28 * 28 * 6, 0, 10 * 10 * 16, 0, 120, 0, 84, 10]
+    assert report.activations == 4704 + 1600 + 120 + 84 + 10
+    assert "Activations: 6.52K" in str(report) and "Acts" in str(report)
+
+
+def test_activations_count_depthwise_and_separable_convolutions():
+    inputs = keras.Input((10, 10, 3))
+    x = keras.layers.DepthwiseConv2D(3, padding="same")(inputs)  # 10x10x3
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.SeparableConv2D(8, 3, depth_multiplier=2)(x)  # depthwise 8x8x6, pointwise 8x8x8
+    report = zoo.summary(keras.Model(inputs, x))
+    assert report.activations == 300 + 8 * 8 * 6 + 8 * 8 * 8
+
+
+def test_activations_of_resnet50_from_the_output_shapes():
+    model = zoo.resnet50()
+    counted = (keras.layers.Conv2D, keras.layers.Dense)  # ResNet-50 has no other counted layers
+    expected = sum(math.prod(layer.output.shape[1:]) for layer in model.layers if isinstance(layer, counted))
+    assert zoo.summary(model).activations == expected
+    assert 10e6 < expected < 11e6  # Keras's v1 layout; timm's v1.5 (stride in the 3x3) has 11.1M

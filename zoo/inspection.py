@@ -86,6 +86,7 @@ class LayerRow:
     macs: int
     receptive_field: int = None
     effective_stride: int = None
+    activations: int = 0
 
 
 @dataclasses.dataclass
@@ -101,6 +102,7 @@ class Report:
     macs: int
     receptive_field: int = None
     effective_stride: int = None
+    activations: int = 0
 
     @property
     def flops(self):
@@ -108,10 +110,11 @@ class Report:
         return 2 * self.macs
 
     def __str__(self):
-        header = ("Layer", "Type", "Output shape", "Params", "Train", "MACs", "RF")
+        header = ("Layer", "Type", "Output shape", "Params", "Train", "MACs", "Acts", "RF")
         body = [
             (r.name, r.type, str(r.output_shape), f"{r.params:,}", "yes" if r.trainable else "no",
-             si_units(r.macs) if r.macs else "", "" if r.receptive_field is None else str(r.receptive_field))
+             si_units(r.macs) if r.macs else "", si_units(r.activations) if r.activations else "",
+             "" if r.receptive_field is None else str(r.receptive_field))
             for r in self.rows
         ]
         widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
@@ -127,7 +130,8 @@ class Report:
             *map(line, body), rule,
             f"Total params: {self.total_params:,}   Trainable: {self.trainable_params:,}   "
             f"Non-trainable: {self.non_trainable_params:,}",
-            f"Multiply-adds: {si_units(self.macs)}   FLOPs (2 x MACs, batch 1): {si_units(self.flops)}{rf}",
+            f"Multiply-adds: {si_units(self.macs)}   FLOPs (2 x MACs, batch 1): {si_units(self.flops)}   "
+            f"Activations: {si_units(self.activations)}{rf}",
         ])
 
 
@@ -163,6 +167,27 @@ def _macs(layer, in_shape, out_shape):
     if isinstance(layer, keras.layers.Dense):
         return math.prod(in_shape) * layer.units
     return 0
+
+
+# The layers whose outputs timm's cards count as activations (fvcore's convolution and linear
+# counters): every convolution, depthwise and separable ones included, and Dense.
+_ACTIVATION_LAYERS = (
+    keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D,
+    keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose, keras.layers.Conv3DTranspose,
+    keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D,
+    keras.layers.SeparableConv1D, keras.layers.SeparableConv2D, keras.layers.Dense,
+)
+
+
+def _activations(layer, in_shape, out_shape):
+    """Output elements of one call of ``layer`` at batch 1; 0 for layers that are not counted."""
+    if not isinstance(layer, _ACTIVATION_LAYERS):
+        return 0
+    count = math.prod(out_shape)
+    if isinstance(layer, (keras.layers.SeparableConv1D, keras.layers.SeparableConv2D)):
+        # A separable conv is two convolutions (two modules in timm); count the depthwise output too.
+        count += math.prod(out_shape[:-1]) * in_shape[-1] * layer.depth_multiplier
+    return count
 
 
 def _window(layer):
@@ -226,6 +251,7 @@ def _walk(model, rows, fields, seen):
             macs=_macs(layer, _shape(ins[0]), _shape(out)) if ins else 0,
             receptive_field=rf if spatial else None,
             effective_stride=jump if spatial else None,
+            activations=_activations(layer, _shape(ins[0]), _shape(out)) if ins else 0,
         ))
         seen.add(id(layer))
 
@@ -241,6 +267,8 @@ def summary(model, input_shape=None):
         >>> report = summary("resnet50")
         >>> round(report.macs / 1e9, 2)
         3.86
+        >>> round(report.activations / 1e6, 2)   # timm's v1.5 layout (stride in the 3x3): 11.1
+        10.59
         >>> print(report)   # doctest: +SKIP
     """
     if isinstance(model, str):
@@ -268,6 +296,7 @@ def summary(model, input_shape=None):
         macs=sum(r.macs for r in rows),
         receptive_field=spatial[-1].receptive_field if spatial else None,
         effective_stride=spatial[-1].effective_stride if spatial else None,
+        activations=sum(r.activations for r in rows),
     )
 
 

@@ -1,11 +1,10 @@
 """Grad-CAM: which places in an image the evidence for a class comes from.
 
-Re-exported by :mod:`zoo.visualize`; import it from there. Works on TensorFlow
+Works on TensorFlow
 (tf.GradientTape) and on JAX (jax.grad), for layers of the model or of one
 nested model (a backbone under a head, as ``transfer.attach_head`` builds).
 
 Example:
-    >>> from zoo.visualize import grad_cam, plot_grad_cam
     >>> heat = grad_cam(model, image)                    # doctest: +SKIP
 """
 
@@ -13,13 +12,12 @@ import keras
 import matplotlib.pyplot as plt
 import numpy as np
 
-from zoo.visualize_maps import (
-    _all_layers, _batch, _display, _find, _inputs, _is_spatial, _outer_call, _output_in, _save,
-)
+from viz.figures import displayable, one_image, save_figure
+from viz.maps import find_layer, model_inputs, outer_call, output_in, spatial_layer_names
 
 
 def _default_cam_layer(model):
-    spatial = [layer.name for layer, _ in _all_layers(model) if _is_spatial(layer)]
+    spatial = spatial_layer_names(model)
     if not spatial:
         raise ValueError(f"Model {model.name!r} has no layer with a 4-D feature map for Grad-CAM.")
     return spatial[-1]
@@ -32,15 +30,15 @@ def _pieces(model, layer_name, need_cut=False):
     GradientTape sees both. With ``need_cut``, ``cut(maps) -> class scores`` where
     the layer cuts the graph (every path to the output passes through it), else None.
     """
-    layer, owner = _find(model, layer_name)
+    layer, owner = find_layer(model, layer_name)
     graph = model if owner is model else owner
-    maps = _output_in(graph, layer)
+    maps = output_in(graph, layer)
     if owner is model:
-        both = keras.Model(_inputs(model), [maps, model.outputs[0]])
+        both = keras.Model(model_inputs(model), [maps, model.outputs[0]])
         cut = _try_model(maps, model.outputs[0]) if need_cut else None
         return (lambda x: both(x, training=False)), cut
-    front, owner_out = _outer_call(model, owner)
-    inner = keras.Model(_inputs(owner), [maps, owner.outputs[0]])
+    front, owner_out = outer_call(model, owner)
+    inner = keras.Model(model_inputs(owner), [maps, owner.outputs[0]])
     # the nested model may be the last layer: nothing comes after it
     back = (lambda t, training=False: t) if owner_out is model.outputs[0] else _try_model(owner_out, model.outputs[0])
     inner_head = _try_model(maps, owner.outputs[0]) if need_cut else None
@@ -105,7 +103,7 @@ def grad_cam(model, image, class_index=None, layer_name=None, upsample=True):
         >>> heat.shape == image.shape[:2]          # doctest: +SKIP
         True
     """
-    x = _batch(image)
+    x = one_image(image)
     layer_name = layer_name or _default_cam_layer(model)
     n_classes = model.outputs[0].shape[-1]
     if class_index is not None and not (isinstance(class_index, (int, np.integer)) and 0 <= class_index < n_classes):
@@ -138,11 +136,11 @@ def plot_grad_cam(model, image, class_index=None, layer_name=None, class_names=N
         >>> len(fig.axes)                                                   # doctest: +SKIP
         2
     """
-    x = _batch(image)
+    x = one_image(image)
     preds = keras.ops.convert_to_numpy(model(x, training=False))[0]
     index = int(np.argmax(preds)) if class_index is None else class_index
     cam = grad_cam(model, image, index, layer_name)
-    shown = _display(display_image if display_image is not None else x[0])
+    shown = displayable(display_image if display_image is not None else x[0])
     label = class_names[index] if class_names is not None else f"class {index}"
     fig, axes = plt.subplots(1, 2, figsize=(7, 3.6))
     axes[0].imshow(shown, cmap="gray" if shown.ndim == 2 else None)
@@ -153,4 +151,4 @@ def plot_grad_cam(model, image, class_index=None, layer_name=None, class_names=N
     for ax in axes:
         ax.axis("off")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
