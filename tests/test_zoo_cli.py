@@ -15,7 +15,7 @@ from zoo.inspection import si_units
 def _card(capsys, name):
     assert cli.main(["card", name]) == 0
     out = capsys.readouterr().out
-    return dict(re.findall(r"^(\w[\w ]*?)\s{2,}(.+)$", out, re.M))
+    return dict(re.findall(r"^(\w[\w -]*?)\s{2,}(.+)$", out, re.M))
 
 
 def test_card_of_a_zoo_model_shows_its_measured_figures(capsys):
@@ -34,9 +34,10 @@ def test_card_names_published_weights_and_keras_models(capsys):
     card = _card(capsys, "ResNet50")  # spelling-insensitive, as zoo.get_config
     assert card["weights"] == "imagenet" and card["preprocessing"] == "caffe"
     assert card["parameters"].startswith("25,636,712 ")
-    card = _card(capsys, "mobilenet_v3_small")  # built by keras.applications, without weights
-    model = keras.applications.MobileNetV3Small(weights=None)
+    card = _card(capsys, "efficientnet_b0")  # built by keras.applications, without weights
+    model = keras.applications.EfficientNetB0(weights=None)
     assert card["parameters"].startswith(f"{model.count_params():,} ")
+    assert card["activations"].startswith("6.75M ")  # timm's card of efficientnet_b0: 6.7 M
     assert card["preprocessing"] == "inside the model" and card["weights"].startswith("imagenet")
 
 

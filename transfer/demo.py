@@ -216,7 +216,7 @@ def _write_files(out, report, x, y, pre_hist, h_scratch, result, model):
     """The figures, the fine-tuned model and sample images; returns {what: path}."""
     import matplotlib.pyplot as plt
 
-    from zoo.visualize import plot_history
+    from viz import plot_history
 
     backbone, shots = report["backbone"], report["shots"]
     paths = {"results figure": os.path.join(out, "test_accuracy_per_method.png")}
@@ -226,7 +226,8 @@ def _write_files(out, report, x, y, pre_hist, h_scratch, result, model):
     paths["scratch curves"] = os.path.join(out, "scratch_curves.png")
     plot_history(h_scratch, title=f"from scratch on digits 5-9, {shots} per class", path=paths["scratch curves"])
     paths["fine-tune curves"] = os.path.join(out, "finetune_curves.png")
-    result.plot(paths["fine-tune curves"], title="fine-tuning on digits 5-9 (dashed: backbone unfrozen)")
+    plot_history(result.history, phase_boundaries=result.phase_boundaries, path=paths["fine-tune curves"],
+                 title="fine-tuning on digits 5-9 (dashed: backbone unfrozen)")
     paths["model"] = transfer.save_model(model, os.path.join(out, "digits5-9.keras"),
                                          class_names=[str(c) for c in range(5, 10)])
     paths["samples"] = _write_samples(x, y, os.path.join(out, "samples"))
