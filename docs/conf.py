@@ -36,7 +36,7 @@ html_static_path = []
 
 # API reference: every name in a package's __all__, in source order, with the signature's types.
 autodoc_default_options = {"members": True, "undoc-members": True, "member-order": "bysource"}
-autodoc_typehints = "description"
+autodoc_typehints = "signature"
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_use_rtype = False

@@ -47,12 +47,12 @@ def test_list_markdown_is_the_registry_measured(capsys):
     rows = re.findall(r"^\| `(\w+)` \| (.*) \|$", out, re.M)
     assert [name for name, _ in rows] == zoo.list_models("*mnist*")
     for name, cells in rows:
-        family, params, macs, activations, shape, *_ = cells.split(" | ")
+        params, macs, activations, shape, *_ = cells.split(" | ")
         report = zoo.summary(zoo.create_model(name))
         assert (params, macs, activations) == (f"{report.total_params:,}", si_units(report.macs),
                                                si_units(report.activations)), name
         assert shape == "x".join(map(str, zoo.get_config(name).input_shape))
-    assert out.splitlines()[1].startswith("| --- | --- | ---: |")  # a Markdown table, numbers right-aligned
+    assert out.splitlines()[1].startswith("| --- | ---: | ---: |")  # a Markdown table, numbers right-aligned
     assert f"{len(rows)} models." in out
 
 

@@ -128,7 +128,7 @@ def card_text(config, report):
     Example:
         >>> print(card_text(*measure("resnet20")))          # doctest: +ELLIPSIS
         resnet20: ...
-        parameters          271,098 (trainable 270,170)
+        parameters          271,098 (trainable 269,722)
         ...
     """
     from zoo.inspection import si_units
@@ -153,44 +153,45 @@ def card_text(config, report):
 
 
 def table_rows(names):
-    """One row of figures per model: name, family, parameters, MACs, activations, inputs, preprocessing, weights."""
+    """One row of figures per model: name, parameters, MACs, activations, inputs, preprocessing, weights."""
     from zoo.inspection import si_units
 
     rows = []
     with _progress(len(names)) as bar:
         for i, name in enumerate(names):
             config, report = measure(name)
-            rows.append((name, config.family, f"{report.total_params:,}", si_units(report.macs),
-                         si_units(report.activations), "x".join(map(str, config.input_shape)),
-                         str(config.min_size), config.preprocessing or "inside", weights_text(config)))
+            rows.append((name, f"{report.total_params:,}", si_units(report.macs), si_units(report.activations),
+                         "x".join(map(str, config.input_shape)), str(config.min_size),
+                         config.preprocessing or "inside", ", ".join(sorted(config.weights)) or "-"))
             bar.update(i + 1)
     return rows
 
 
-HEADER = ("Model", "Family", "Params", "MACs", "Activations", "Input", "Min size", "Preprocessing", "Weights")
+HEADER = ("Model", "Params", "MACs", "Activations", "Input", "Min size", "Preprocessing", "Weights")
 
 
 def markdown_table(rows):
     """``rows`` (from :func:`table_rows`) as a Markdown table with a note on the units.
 
     Example:
-        >>> print(markdown_table([("m", "f", "1", "2", "3", "8x8x1", "8", "rescale", "none")]))  # doctest: +ELLIPSIS
-        | Model | Family | Params | MACs | ...
-        | --- | --- | ---: | ---: | ...
-        | `m` | f | 1 | 2 | 3 | 8x8x1 | 8 | rescale | none |
+        >>> print(markdown_table([("m", "1", "2", "3", "8x8x1", "8", "rescale", "-")]))  # doctest: +ELLIPSIS
+        | Model | Params | MACs | Activations | ...
+        | --- | ---: | ---: | ---: | ...
+        | `m` | 1 | 2 | 3 | 8x8x1 | 8 | rescale | - |
         ...
     """
-    align = ("---", "---", "---:", "---:", "---:", "---", "---:", "---", "---")
+    align = ("---", "---:", "---:", "---:", "---", "---:", "---", "---")
     lines = ["| " + " | ".join(HEADER) + " |", "| " + " | ".join(align) + " |"]
     lines += ["| " + " | ".join((f"`{r[0]}`", *r[1:])) + " |" for r in rows]
     lines += ["", f"{len(rows)} models. MACs: multiply-adds of one image at the default input "
-                  "(FLOPs are twice that); activations: output elements of every convolution and dense layer."]
+                  "(FLOPs are twice that); activations: output elements of every convolution and dense layer; "
+                  "weights: the published weights `weights=` accepts by name."]
     return "\n".join(lines)
 
 
 def _plain_table(rows):
     widths = [max(len(r[i]) for r in [HEADER, *rows]) for i in range(len(HEADER))]
-    numeric = {2, 3, 4, 6}
+    numeric = {1, 2, 3, 5}
     line = lambda r: "  ".join(c.rjust(w) if i in numeric else c.ljust(w)  # noqa: E731
                                for i, (c, w) in enumerate(zip(r, widths))).rstrip()
     return "\n".join([line(HEADER), "-" * len(line(HEADER)), *map(line, rows),
