@@ -113,10 +113,38 @@ def api_page(package, line, extra):
     return "\n".join(lines) + "\n"
 
 
+# The tutorials that run on an offline stand-in when no DATA_DIR is given, and the data set it stands for.
+STAND_INS = {"02": "CIFAR-10", "03": "Dogs vs Cats", "04": "CIFAR-10", "05": "Kaggle's facial keypoints"}
+NOTE_TAG = "docs-run-note"  # the label cell this build adds (not part of the notebook's source)
+
+
+def run_note(stem):
+    """The label at the top of a rendered tutorial: how it was run, and on what data."""
+    text = ("**How this page was run:** in quick mode (`ZOO_QUICK=1`: a few epochs on a small sample), "
+            "offline, when the documentation was built.")
+    if stem[:2] in STAND_INS:
+        text += (f" **The data are a stand-in**, not {STAND_INS[stem[:2]]}: a small set written in the real "
+                 "file format (see the cells below), so its figures show the code at work, not the accuracy "
+                 "of the real data. Set `DATA_DIR` to your copy of the data set to run it for real.")
+    return text
+
+
+def _label(path):
+    """Put the run note at the top of the notebook at ``path`` (once)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    if not any(NOTE_TAG in c.metadata.get("tags", ()) for c in nb.cells):
+        note = nbformat.v4.new_markdown_cell(run_note(pathlib.Path(path).stem), metadata={"tags": [NOTE_TAG]})
+        nb.cells.insert(1, note)
+        nbformat.write(nb, path)
+
+
 def _cells(path):
     import nbformat
 
-    return [(c.cell_type, c.source) for c in nbformat.read(path, as_version=4).cells]
+    return [(c.cell_type, c.source) for c in nbformat.read(path, as_version=4).cells
+            if NOTE_TAG not in c.metadata.get("tags", ())]
 
 
 def _executed(path):
@@ -140,6 +168,7 @@ def prepare_notebooks(docs):
         else:
             shutil.copyfile(source, target)
             todo.append(source.stem)
+        _label(target)
     if todo:
         logger.info(f"zoo_pages: executing in quick mode (not executed by the tests): {', '.join(todo)}")
     return done
