@@ -245,7 +245,7 @@ def plot_results(report, path):
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     for i, method in enumerate(METHODS):
         values = [s[method] for s in report["per_seed"]]
-        ax.scatter(np.full(len(values), i) + np.linspace(-0.08, 0.08, len(values)), values, s=40, zorder=3,
+        ax.scatter(np.full(len(values), i) + np.linspace(-0.08, 0.08, len(values)), values, s=40, c="C0", zorder=3,
                    label="one seed" if i == 0 else None)
         ax.hlines(report["mean"][method], i - 0.25, i + 0.25, colors="k", label="mean" if i == 0 else None)
     ax.axhline(0.2, ls=":", c="grey", label="chance (5 classes)")
