@@ -30,6 +30,7 @@ Example:
 """
 
 import json
+import logging
 import os
 import pathlib
 import time
@@ -73,7 +74,8 @@ def setup(name, output_dir=None):
     """Settings of a tutorial run from the environment, and its output folder ``<output_dir>/<name>``.
 
     ``output_dir`` defaults to ``$ZOO_OUTPUT_DIR``, else ``outputs`` (relative
-    to the notebook). Returns a :class:`NotebookSetup`.
+    to the notebook). Quiets TensorFlow's Python warnings (not its errors).
+    Returns a :class:`NotebookSetup`.
 
     Example:
         >>> setup("06_transfer_learning", output_dir=tmp).out.name
@@ -81,6 +83,9 @@ def setup(name, output_dir=None):
     """
     out = pathlib.Path(output_dir or os.environ.get("ZOO_OUTPUT_DIR") or "outputs") / name
     out.mkdir(parents=True, exist_ok=True)
+    # TensorFlow's Python warnings (tf.function retracing notes when a lesson builds models in a loop)
+    # would bury the lesson's own output; errors still show.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     return NotebookSetup(quick=os.environ.get("ZOO_QUICK") == "1", data_dir=os.environ.get("DATA_DIR") or None,
                          download=os.environ.get("ZOO_DOWNLOAD") == "1", out=out,
                          results=Results(out / "results.json"))

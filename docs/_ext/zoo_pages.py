@@ -189,6 +189,8 @@ def on_config_inited(app, config):
         else:
             os.environ[key] = value
     os.environ["ZOO_OUTPUT_DIR"] = os.path.join(app.outdir, "..", "notebook_outputs")
+    # this checkout's packages, as tests/test_notebooks.py gives them, installed or not
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.dirname(docs), os.environ.get("PYTHONPATH")]))
 
 
 def setup(app):
