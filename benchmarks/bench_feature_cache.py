@@ -23,7 +23,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import transfer  # noqa: E402
-from transfer.demo import digits  # noqa: E402
+from datasets.digits import load_canvases  # noqa: E402
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -45,7 +45,7 @@ def main():
     parser.add_argument("--size", type=int, default=32)
     args = parser.parse_args()
 
-    x, y = digits(args.size)
+    x, y = load_canvases(canvas=args.size, digit=args.size)  # digits filling the canvas: no random places
     x, y = np.repeat(x[: args.images], 3, axis=-1), y[: args.images]
     keras.utils.set_random_seed(0)
     base = transfer.load_backbone(args.backbone, weights=None, input_shape=x.shape[1:])

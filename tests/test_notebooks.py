@@ -1,8 +1,10 @@
 """The tutorial notebooks run top to bottom in quick mode, in a fresh kernel, and show what they teach.
 
-Each notebook writes its figures and a ``results.json`` under ``$ZOO_OUTPUT_DIR/<notebook name>/``;
-the checks below read that file. ``DATA_DIR`` and ``ZOO_DOWNLOAD`` are removed from the kernel's
-environment so the tests always use the offline stand-ins.
+Each notebook writes its figures and a ``results.json`` under ``$ZOO_OUTPUT_DIR/<notebook name>/``
+(``zoo.notebook.setup``); the checks below read that file. ``DATA_DIR`` and ``ZOO_DOWNLOAD`` are removed
+from the kernel's environment so the tests always use the offline stand-ins. A notebook that passes is
+written with its outputs to ``docs/_executed/``, where the documentation build renders it instead of
+executing it a second time.
 """
 
 import json
@@ -17,6 +19,7 @@ nbclient = pytest.importorskip("nbclient")
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+EXECUTED = ROOT / "docs" / "_executed"  # read by docs/_ext/zoo_pages.py
 
 
 def _execute(path, out_dir):
@@ -111,6 +114,18 @@ def test_notebook_is_committed_clean(path):
     assert not any(line.startswith("class ") for c in code for line in c.source.splitlines()), \
         "notebooks import their classes from zoo/transfer/datasets"
     assert nb.cells[0].cell_type == "markdown"
+    first = code[0].source
+    assert f'setup("{path.stem}")' in first and len(first.splitlines()) <= 6, \
+        "the first cell only finds the packages and calls zoo.notebook.setup"
+    assert "RESULTS.save()" in code[-1].source
+
+
+def _keep_for_docs(nb, path):
+    """Write the executed notebook where the documentation build finds it (atomically: workers run in parallel)."""
+    from zoo.files import atomic_path
+
+    with atomic_path(EXECUTED / path.name, ".ipynb") as part:
+        nbformat.write(nb, part)
 
 
 @pytest.mark.slow
@@ -123,3 +138,4 @@ def test_notebook_runs_in_quick_mode(path, tmp_path):
     assert pngs, f"{path.name} saved no figures in {out}"
     assert any("image/png" in o.get("data", {}) for o in _outputs(nb)), f"{path.name} showed no figure"
     CHECKS[path.name[:2]](results, _text(nb))
+    _keep_for_docs(nb, path)

@@ -24,8 +24,15 @@ def test_help_lists_commands():
 
 def test_demo_quick_then_predict(tmp_path):
     out = tmp_path / "demo"
-    proc = _run("demo", "--quick", "--quiet", "--output", str(out))
+    proc = _run("demo", "--quick", "--output", str(out))
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # at a glance: one line per training run (pre-training, then three methods for the one seed), no epochs
+    runs = re.findall(r"^(.+?)\s+seed (\d)\s+(\d+) epochs\s+best val acc ([01]\.\d{3})\s+([\d.]+) s$",
+                      proc.stdout, re.M)
+    assert [r[0] for r in runs] == ["pre-training on 0-4", "from scratch", "frozen features + head",
+                                    "fine-tuned (2 phases)"], proc.stdout
+    assert all(1 <= int(r[2]) <= 30 for r in runs) and float(runs[0][3]) > 0.5, runs
+    assert "Epoch " not in proc.stdout and len(proc.stdout.splitlines()) < 30, proc.stdout
     rows = {m: float(v) for m, v in re.findall(r"^(from scratch|frozen features \+ head|fine-tuned \(2 phases\))"
                                                r"\s+([01]\.\d+)", proc.stdout, re.M)}
     assert len(rows) == 3 and all(0.0 <= v <= 1.0 for v in rows.values()), proc.stdout
@@ -33,7 +40,7 @@ def test_demo_quick_then_predict(tmp_path):
     assert rows["frozen features + head"] > rows["from scratch"], proc.stdout
     assert rows["fine-tuned (2 phases)"] > max(rows["from scratch"], 0.3), proc.stdout  # chance: 0.2
     assert "20x20 canvas" in proc.stdout
-    for name in ("pretrain_curves.png", "scratch_curves.png", "finetune_curves.png", "digits5-9.keras",
+    for name in ("test_accuracy_per_method.png", "pretrain_curves.png", "scratch_curves.png", "finetune_curves.png", "digits5-9.keras",
                  "digits5-9.classes.json", "resnet20_digits0-4.weights.h5"):
         assert os.path.getsize(out / name) > 0, name
     assert str(out / "finetune_curves.png") in proc.stdout
@@ -53,3 +60,27 @@ def test_demo_quick_then_predict(tmp_path):
 def test_predict_reports_missing_file(tmp_path):
     proc = _run("predict", str(tmp_path / "none.keras"), str(tmp_path))
     assert proc.returncode == 2 and "error:" in proc.stderr
+    assert _error_lines(proc) == 1, proc.stderr
+
+
+def _error_lines(proc):
+    """Lines of stderr that are ours (TensorFlow's C++ start-up lines are not)."""
+    return sum(bool(re.match(r"(transfer( \w+)?: error:|usage:)", line)) for line in proc.stderr.splitlines())
+
+
+def test_bad_arguments_are_one_line_and_status_2():
+    proc = _run("demo", "--seeds", "0")
+    assert proc.returncode == 2 and _error_lines(proc) == 1 and "Received: '0'" in proc.stderr, proc.stderr
+    proc = _run("backbones", "no-such-net*")
+    assert proc.returncode == 2 and _error_lines(proc) == 1 and "no-such-net" in proc.stderr, proc.stderr
+
+
+def test_backbones_read_the_architecture_records():
+    import zoo
+
+    proc = _run("backbones", "*net*")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    listed = dict(re.findall(r"^(\S+)\s+(?:zoo|keras)\s+preprocessing=(.+?)\s{2,}", proc.stdout, re.M))
+    assert sorted(listed) == zoo.list_configs("*net*")
+    for name in ("resnet50", "efficientnet_b0", "mobilenet_v2"):
+        assert listed[name] == (zoo.get_config(name).preprocessing or "inside the model"), name

@@ -1,49 +1,76 @@
-"""``python -m transfer``: the demo, prediction on image files, the list of backbones."""
+"""The ``transfer`` command line: the demo, prediction on image files, the list of backbones.
+
+Installed as the console script ``transfer`` (``python -m transfer`` is the
+same); organised as :mod:`zoo.cli`: ``build_parser()`` and ``main(argv)``,
+errors as one line on stderr with exit status 2.
+
+Example:
+    >>> build_parser().parse_args(["demo", "--quick"]).quick
+    True
+"""
 
 import argparse
 import os
 import sys
 
+from zoo.cli import ArgumentParser, fail
+
 EPILOG = """examples:
-  python -m transfer demo                              # about 2 minutes on 2 CPU cores, offline
-  python -m transfer demo --output /tmp/demo --quick   # fewer epochs, one seed
-  python -m transfer predict transfer_demo/digits5-9.keras transfer_demo/samples/
-  python -m transfer backbones 'efficientnet*'
+  transfer demo                                 # about 2 minutes on 2 CPU cores, offline
+  transfer demo --output /tmp/demo --quick      # fewer epochs, one seed
+  transfer demo --verbose                       # Keras's line per epoch as well
+  transfer predict transfer_demo/digits5-9.keras transfer_demo/samples/
+  transfer backbones 'efficientnet*'
 """
+
+DEMO_TEXT = ("Pre-train a zoo backbone on scikit-learn's real handwritten digits 0-4, each 8x8 digit upsampled "
+             "to 12x12 and put at a random place on a blank 20x20 canvas (the same canvases for every method), "
+             "then learn 5-9 from a few labelled images per class three ways: from scratch, a head on cached "
+             "frozen features, and a two-phase fine-tune. Prints one line per training run and a comparison "
+             "table on the held-out 5-9 images; writes a results figure (test accuracy per method, a dot per "
+             "seed), training curves, the fine-tuned model and sample images.")
+
+
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer. Received: {text!r}")
+    return value
 
 
 def build_parser():
-    """The argparse parser of ``python -m transfer``.
+    """The argparse parser of the ``transfer`` command line.
 
     Example:
-        >>> build_parser().parse_args(["demo", "--quick"]).quick
-        True
+        >>> args = build_parser().parse_args(["predict", "m.keras", "photos/", "--top", "2"])
+        >>> args.paths, args.top
+        (['photos/'], 2)
     """
-    parser = argparse.ArgumentParser(
-        prog="python -m transfer",
+    parser = ArgumentParser(
+        prog="transfer",
         description="Transfer learning with pretrained CNN backbones: load a backbone, attach a head, "
                     "fine-tune in two phases, extract and cache features, predict.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="pre-train on digits 0-4, transfer to 5-9 from a few examples (offline)",
-                          description="Pre-train a zoo backbone on scikit-learn's real handwritten digits 0-4, "
-                                      "each 8x8 digit upsampled to 12x12 and put at a random place on a "
-                                      "blank 20x20 canvas (the same canvases for every method), "
-                                      "then learn 5-9 from a few labelled images per class three ways: from "
-                                      "scratch, a head on cached frozen features, and a two-phase fine-tune. "
-                                      "Prints a comparison table on the held-out 5-9 images; writes training "
-                                      "curves (PNG), the fine-tuned model and sample images.")
+                          description=DEMO_TEXT)
     demo.add_argument("--output", default="transfer_demo", metavar="DIR",
-                      help="folder for the curves, checkpoints, model and samples (default: %(default)s)")
+                      help="folder for the figures, checkpoints, model and samples (default: %(default)s)")
     demo.add_argument("--quick", action="store_true", help="fewer epochs and one seed (for tests, under a minute)")
-    demo.add_argument("--seeds", type=int, default=2, metavar="N", help="seeds to average over (default: %(default)s)")
-    demo.add_argument("--shots", type=int, default=3, metavar="K",
+    demo.add_argument("--seeds", type=_positive, default=2, metavar="N",
+                      help="seeds to average over (default: %(default)s)")
+    demo.add_argument("--shots", type=_positive, default=3, metavar="K",
                       help="labelled training images per class of 5-9 (default: %(default)s)")
     demo.add_argument("--backbone", default="resnet20",
-                      help="zoo model to pre-train, any accepting 20x20x1 input (default: %(default)s, "
-                           "with BatchNorm)")
-    demo.add_argument("--quiet", action="store_true", help="no Keras progress output, only the summary")
+                      help="zoo model to pre-train, any accepting 20x20x1 input (default: %(default)s)")
+    shown = demo.add_mutually_exclusive_group()
+    shown.add_argument("--verbose", action="store_true", help="Keras's line per epoch instead of progress bars")
+    shown.add_argument("--quiet", action="store_true", help="no line per training run, only the results")
+    demo.set_defaults(run=_demo)
 
     pred = sub.add_parser("predict", help="classify image files with a saved .keras model",
                           description="Print the top classes with probabilities for each image file "
@@ -51,25 +78,71 @@ def build_parser():
                                       ".classes.json beside it when present.")
     pred.add_argument("model", metavar="MODEL", help="a .keras file saved by transfer.save_model")
     pred.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
-    pred.add_argument("--top", type=int, default=3, metavar="K", help="classes to show (default: %(default)s)")
+    pred.add_argument("--top", type=_positive, default=3, metavar="K", help="classes to show (default: %(default)s)")
+    pred.set_defaults(run=_predict)
 
-    lst = sub.add_parser("backbones", help="list the names load_backbone accepts")
+    lst = sub.add_parser("backbones", help="list the names load_backbone accepts, with their preprocessing")
     lst.add_argument("pattern", nargs="?", default="*", help="shell-style filter (default: all)")
+    lst.set_defaults(run=_backbones)
     return parser
+
+
+def _progress_bars():
+    """``(watch, close)`` for :func:`transfer.demo.run`: a progress bar over epochs on stderr while a run trains.
+
+    The bar disappears when its run ends (the run's line replaces it) and is
+    off when stderr is not a terminal, so logs and captured output hold the
+    lines only.
+    """
+    import keras
+    from tqdm.auto import tqdm
+
+    class EpochBar(keras.callbacks.Callback):
+        def __init__(self, label, epochs):
+            super().__init__()
+            self.bar = tqdm(total=epochs, desc=label, unit="epoch", leave=False, file=sys.stderr,
+                            disable=not sys.stderr.isatty())
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.bar.update(1)
+            if logs and "val_accuracy" in logs:
+                self.bar.set_postfix(val_acc=f"{logs['val_accuracy']:.3f}")
+
+    current = []  # the bar of the run now training; on_run closes it before the run's line is printed
+
+    def watch(method, seed, max_epochs):
+        current.append(EpochBar(f"{method} (seed {seed})", max_epochs))
+        return current[-1:]
+
+    def close():
+        while current:
+            current.pop().bar.close()
+
+    return watch, close
 
 
 def _demo(args):
     from transfer import demo
 
     seeds = (0,) if args.quick else tuple(range(args.seeds))
-    log = None if args.quiet else print
-    report = demo.run(args.output, quick=args.quick, seeds=seeds, shots=args.shots, backbone=args.backbone, log=log)
+    watch, close_bars = (None, lambda: None) if args.verbose or args.quiet else _progress_bars()
+
+    def on_run(record):
+        close_bars()
+        if not args.quiet:
+            print(record, flush=True)
+
+    if not args.quiet:
+        print(f"transfer demo: {args.backbone} pre-trained on digits 0-4, then digits 5-9 from {args.shots} "
+              f"labelled images per class; seeds {list(seeds)}", flush=True)
+    report = demo.run(args.output, quick=args.quick, seeds=seeds, shots=args.shots, backbone=args.backbone,
+                      verbose=2 if args.verbose else 0, watch=watch, on_run=on_run)
     print()
     print(demo.table(report))
     print()
     for what, path in report["paths"].items():
         print(f"{what:>17}: {path}")
-    print(f"\ntry: python -m transfer predict {report['paths']['model']} {report['paths']['samples']}")
+    print(f"\ntry: transfer predict {report['paths']['model']} {report['paths']['samples']}")
     print(f"finished in {report['seconds']:.0f} s")
     return 0
 
@@ -85,27 +158,30 @@ def _predict(args):
 
 
 def _backbones(args):
-    import fnmatch
+    import zoo
 
-    import transfer
-
-    for name in transfer.available_backbones():
-        if fnmatch.fnmatchcase(name, args.pattern):
-            source, _, mode, family = transfer.spec(name)
-            print(f"{name:<24}{source:<7}preprocessing={mode or 'inside the model'}")
+    names = zoo.list_configs(args.pattern)
+    if not names:
+        raise ValueError(f"No backbone matches the pattern. Received: pattern={args.pattern!r}")
+    for name in names:
+        config = zoo.get_config(name)
+        built_by = f"keras.applications.{config.keras_app}" if config.keras_app else f"zoo.{name}"
+        print(f"{name:<24}{config.source:<7}preprocessing={config.preprocessing or 'inside the model':<18}"
+              f"{built_by}")
     return 0
 
 
 def main(argv=None):
-    """Entry point of ``python -m transfer``; returns the exit status.
+    """Run the ``transfer`` command line on ``argv`` (default: ``sys.argv[1:]``); return the exit status.
 
     Example:
         >>> main(["backbones", "resnet5*"])                       # doctest: +SKIP
+        resnet50                zoo    preprocessing=caffe             zoo.resnet50
+        ...
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
     try:
-        return {"demo": _demo, "predict": _predict, "backbones": _backbones}[args.command](args)
+        return args.run(args)
     except (FileNotFoundError, ValueError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return fail("transfer", err)

@@ -2,21 +2,23 @@
 
 Real data, made harder the same way for every method: scikit-learn's 1,797
 handwritten 8x8 digits, each upsampled to 12x12 and pasted at a random place
-on a blank 20x20 canvas (:mod:`transfer.demo_data`; the place is fixed per
-image, so every method sees the same canvases). ResNet-20 is pre-trained on
-the 0-4 images (each training digit also at one more place) and so learns
-stroke detectors that work anywhere on the canvas; a network that sees a
-handful of 5-9 images cannot learn that. Three ways to learn 5-9 from
-``shots`` labelled images per class, compared on every other 5-9 image: the
-same network trained from scratch, a head trained on cached average-pooled
-features of the frozen pretrained backbone, and the two-phase fine-tune. All
-three get the same epoch budget and early stopping on the same validation
-images. The scratch network's BatchNorm statistics are recomputed before each
-validation (:class:`PreciseBatchNorm`) so that it is not judged on stale
-moving averages. XLA is off: on CPU it makes these small convolutions train
-slower. ``run`` returns the figures; the command line prints them.
+on a blank 20x20 canvas (:func:`datasets.digits.load_canvases`; the place is
+fixed per image, so every method sees the same canvases). ResNet-20 is
+pre-trained on the 0-4 images (each training digit also at one more place)
+and so learns stroke detectors that work anywhere on the canvas; a network
+that sees a handful of 5-9 images cannot learn that. Three ways to learn 5-9
+from ``shots`` labelled images per class, compared on every other 5-9 image:
+the same network trained from scratch, a head trained on cached
+average-pooled features of the frozen pretrained backbone, and the two-phase
+fine-tune. All three get the same epoch budget and early stopping on the same
+validation images. The scratch network's BatchNorm statistics are recomputed
+before each validation (:class:`PreciseBatchNorm`) so that it is not judged on
+stale moving averages. XLA is off: on CPU it makes these small convolutions
+train slower. ``run`` returns the figures and one :class:`TrainingRun` per
+training; the command line prints them.
 """
 
+import dataclasses
 import os
 import time
 
@@ -24,17 +26,32 @@ import keras
 import numpy as np
 
 import transfer
+from datasets import digits
+from zoo.files import atomic_path
+from zoo.graph import all_layers
 
-from transfer import demo_data
-from transfer.freezing import all_layers
-
-CANVAS, DIGIT = demo_data.CANVAS, demo_data.DIGIT
 BACKBONE = "resnet20"
 SHOTS = 3
 COPIES = 2  # pre-training sees each 0-4 training digit at this many random places
 JIT = False  # jit_compile for every model here (CPU: XLA convolutions train about 2x slower)
 # One hidden layer of 64 on the pooled feature map, for every method.
 HEAD = dict(hidden=(64,), pooling="avg")
+METHODS = ("from scratch", "frozen features + head", "fine-tuned (2 phases)")
+
+
+@dataclasses.dataclass
+class TrainingRun:
+    """One training of the demo: what was trained, for how long, how well it validated."""
+
+    method: str
+    seed: int
+    epochs: int
+    best_val_accuracy: float
+    seconds: float
+
+    def __str__(self):
+        return (f"{self.method:<24} seed {self.seed}  {self.epochs:>3} epochs  "
+                f"best val acc {self.best_val_accuracy:.3f}  {self.seconds:5.1f} s")
 
 
 class PreciseBatchNorm(keras.callbacks.Callback):
@@ -62,151 +79,186 @@ class PreciseBatchNorm(keras.callbacks.Callback):
             layer.momentum = momentum
 
 
-def digits(size=None):
-    """``(images, labels)``: all 1,797 digits, each at its random place on a blank canvas (0-255 pixels).
+class _Runs:
+    """Times each training, collects its :class:`TrainingRun` and passes the caller's hooks along."""
 
-    ``size``: instead, the plain digits upsampled to (size, size), centred as scikit-learn has them.
-    """
-    if size:
-        small, y = demo_data.small_digits(size)
-        return small[..., None], y
-    return demo_data.canvas_digits(CANVAS, DIGIT, seed=0)
+    def __init__(self, watch, on_run):
+        self.watch, self.on_run, self.done = watch, on_run, []
 
-
-def few_shot_split(x, y, classes, shots, seed):
-    """``shots`` training and ``shots`` validation images per class; the rest of ``classes`` is the test set."""
-    rng = np.random.default_rng(seed)
-    tr, va, te = [], [], []
-    for c in classes:
-        idx = rng.permutation(np.flatnonzero(y == c))
-        tr += list(idx[:shots])
-        va += list(idx[shots:2 * shots])
-        te += list(idx[2 * shots:])
-    relabel = lambda i: (x[i], (y[i] - min(classes)).astype("int32"))  # noqa: E731  (5-9 -> 0-4)
-    return relabel(np.array(tr)), relabel(np.array(va)), relabel(np.array(te))
+    def train(self, method, seed, max_epochs, fit):
+        """``fit(callbacks) -> history dict``; returns the history after recording the run."""
+        start = time.perf_counter()
+        history = fit(list(self.watch(method, seed, max_epochs)) if self.watch else [])
+        record = TrainingRun(method, seed, len(history["loss"]), float(np.nanmax(history["val_accuracy"])),
+                             time.perf_counter() - start)
+        self.done.append(record)
+        if self.on_run:
+            self.on_run(record)
+        return history
 
 
-def pretrain(x, y, out, backbone_name, epochs, log):
-    """Train ``backbone_name`` + a head on digits 0-4; save the backbone's weights; return (path, accuracy, history)."""
+def _compiled(model):
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"],
+                  jit_compile=JIT)
+    return model
+
+
+def pretrain(x, y, out, backbone_name, epochs, runs, verbose=0):
+    """Train ``backbone_name`` + a head on digits 0-4; save the backbone's weights; return (path, history)."""
     keras.utils.set_random_seed(0)
     mask = y < 5
     xs, ys = x[mask], y[mask]
     n_val = len(xs) // 5
-    small, _ = demo_data.small_digits(DIGIT)  # the training digits again, each at COPIES - 1 new places
-    xtrain = np.concatenate([xs[n_val:]] + [demo_data.place(small[mask][n_val:], CANVAS, seed=1 + k)
+    small, _ = digits.load_small(digits.DIGIT)  # the training digits again, each at COPIES - 1 new places
+    xtrain = np.concatenate([xs[n_val:]] + [digits.place(small[mask][n_val:], x.shape[1], seed=1 + k)
                                              for k in range(COPIES - 1)])
     ytrain = np.concatenate([ys[n_val:]] * COPIES)
     base = transfer.load_backbone(backbone_name, weights=None, input_shape=x.shape[1:])
-    model = transfer.attach_head(base, 5, **HEAD)
-    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"],
-                  jit_compile=JIT)
-    hist = model.fit(xtrain, ytrain, validation_data=(xs[:n_val], ys[:n_val]), epochs=epochs, batch_size=32,
-                     verbose=2 if log else 0, callbacks=[PreciseBatchNorm(xs[n_val:])])
+    model = _compiled(transfer.attach_head(base, 5, **HEAD))
+    history = runs.train("pre-training on 0-4", 0, epochs, lambda callbacks: model.fit(
+        xtrain, ytrain, validation_data=(xs[:n_val], ys[:n_val]), epochs=epochs, batch_size=32,
+        verbose=verbose, callbacks=[PreciseBatchNorm(xs[n_val:]), *callbacks]).history)
     path = os.path.join(out, f"{backbone_name}_digits0-4.weights.h5")
-    transfer.atomic_save(base, path, weights_only=True)
-    return path, hist.history["val_accuracy"][-1], hist.history
+    with atomic_path(path, ".weights.h5") as part:
+        base.save_weights(part)
+    return path, history
 
 
 def _accuracy(model, x, y):
     return float(np.mean(np.argmax(model.predict(x, verbose=0, batch_size=256), axis=1) == y))
 
 
-def one_seed(x, y, weights, backbone_name, shots, seed, epochs, out, log):
-    """Scratch, frozen features and fine-tune accuracies for one seed; plus the histories."""
-    (xtr, ytr), (xva, yva), (xte, yte) = few_shot_split(x, y, range(5, 10), shots, seed)
+def one_seed(x, y, weights, backbone_name, shots, seed, epochs, out, runs, verbose=0):
+    """Scratch, frozen features and fine-tune test accuracies for one seed; plus histories and the model."""
+    (xtr, ytr), (xva, yva), (xte, yte) = digits.few_shot_split(x, y, range(5, 10), shots, seed)
     shape = x.shape[1:]
-    verbose = 2 if log else 0
+    stop = lambda: keras.callbacks.EarlyStopping(patience=15, restore_best_weights=True)  # noqa: E731
     # 1. From scratch: the same network, random weights, everything trainable.
     keras.utils.set_random_seed(seed)
-    scratch = transfer.attach_head(transfer.load_backbone(backbone_name, weights=None, input_shape=shape), 5,
-                                   dropout=0.3, **HEAD)
-    scratch.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"],
-                    jit_compile=JIT)
-    h_scratch = scratch.fit(xtr, ytr, validation_data=(xva, yva), epochs=epochs * 2, batch_size=16,
-                            verbose=verbose, callbacks=[PreciseBatchNorm(xtr), keras.callbacks.EarlyStopping(
-                                patience=15, restore_best_weights=True)])
+    scratch = _compiled(transfer.attach_head(
+        transfer.load_backbone(backbone_name, weights=None, input_shape=shape), 5, dropout=0.3, **HEAD))
+    h_scratch = runs.train(METHODS[0], seed, epochs * 2, lambda callbacks: scratch.fit(
+        xtr, ytr, validation_data=(xva, yva), epochs=epochs * 2, batch_size=16, verbose=verbose,
+        callbacks=[PreciseBatchNorm(xtr), stop(), *callbacks]).history)
     # 2. Frozen features: run the pretrained base once (cached), train a small head on the vectors.
     keras.utils.set_random_seed(seed)
     base = transfer.load_backbone(backbone_name, weights=weights, input_shape=shape)
     cache = os.path.join(out, "feature_cache")
-    ftr, fva, fte = (transfer.extract_features(base, a, pooling=HEAD["pooling"], cache_dir=cache) for a in (xtr, xva, xte))
-    head = transfer.attach_head(ftr.shape[1:], 5, dropout=0.3, hidden=HEAD["hidden"])
-    head.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"],
-                 jit_compile=JIT)
-    head.fit(ftr, ytr, validation_data=(fva, yva), epochs=epochs * 2, batch_size=16, verbose=0,
-             callbacks=[keras.callbacks.EarlyStopping(patience=15, restore_best_weights=True)])
-    frozen_acc = float(np.mean(np.argmax(head.predict(fte, verbose=0), axis=1) == yte))
+    ftr, fva, fte = (transfer.extract_features(base, a, pooling=HEAD["pooling"], cache_dir=cache)
+                     for a in (xtr, xva, xte))
+    head = _compiled(transfer.attach_head(ftr.shape[1:], 5, dropout=0.3, hidden=HEAD["hidden"]))
+    runs.train(METHODS[1], seed, epochs * 2, lambda callbacks: head.fit(
+        ftr, ytr, validation_data=(fva, yva), epochs=epochs * 2, batch_size=16, verbose=verbose,
+        callbacks=[stop(), *callbacks]).history)
     # 3. Fine-tune: head on the frozen base, then the whole base unfrozen at a lower rate, each
     #    earlier group 0.3 times slower (discriminative learning rates).
     keras.utils.set_random_seed(seed)
     model = transfer.attach_head(transfer.load_backbone(backbone_name, weights=weights, input_shape=shape), 5,
                                  dropout=0.3, **HEAD)
     first_group = next(iter(transfer.layer_groups(model)))
-    result = transfer.fine_tune(
-        model, (xtr, ytr), (xva, yva), epochs=(epochs, epochs), learning_rate=(3e-3, 3e-4),
-        lr_decay=0.3, unfreeze_from=first_group, patience=10, batch_size=16, verbose=verbose, jit_compile=JIT,
-        checkpoint_dir=os.path.join(out, f"checkpoint_seed{seed}"),
-        on_phase=(lambda p, d: log(f"  phase {p}: {d}")) if log else None)
-    scores = {"from scratch": _accuracy(scratch, xte, yte), "frozen features + head": frozen_acc,
-              "fine-tuned (2 phases)": _accuracy(model, xte, yte)}
-    return scores, h_scratch.history, result, model, len(yte)
+    result = None
+
+    def fine_tune(callbacks):
+        nonlocal result
+        result = transfer.fine_tune(
+            model, (xtr, ytr), (xva, yva), epochs=(epochs, epochs), learning_rate=(3e-3, 3e-4),
+            lr_decay=0.3, unfreeze_from=first_group, patience=10, batch_size=16, verbose=verbose,
+            jit_compile=JIT, callbacks=callbacks, checkpoint_dir=os.path.join(out, f"checkpoint_seed{seed}"))
+        return result.history
+
+    runs.train(METHODS[2], seed, epochs * 2, fine_tune)
+    scores = dict(zip(METHODS, (_accuracy(scratch, xte, yte), _accuracy(head, fte, yte), _accuracy(model, xte, yte))))
+    return scores, h_scratch, result, model, len(yte)
 
 
-def run(out="transfer_demo", quick=False, seeds=(0, 1), shots=SHOTS, backbone=BACKBONE, log=print):
-    """Run the whole demo; return a dict of the figures, file paths and seconds taken.
+def run(out="transfer_demo", quick=False, seeds=(0, 1), shots=SHOTS, backbone=BACKBONE, verbose=0, watch=None,
+        on_run=None):
+    """Run the whole demo; return a dict of the figures, the training runs, file paths and seconds taken.
+
+    Args:
+        out: folder for the figures, the checkpoints, the model and the sample images.
+        quick: fewer epochs (for tests).
+        seeds: one few-shot split and initialisation per seed.
+        shots: labelled training images per class of 5-9.
+        backbone: a zoo model accepting 20x20x1 input.
+        verbose: Keras's ``fit`` verbosity (2: one line per epoch).
+        watch: optional ``f(method, seed, max_epochs) -> [keras callbacks]``
+            added to each training (the command line's progress bar).
+        on_run: optional ``f(TrainingRun)`` called as each training ends.
 
     Example:
-        >>> report = run("/tmp/demo", quick=True, log=None)
-        >>> report["mean"]["fine-tuned (2 phases)"] > report["mean"]["from scratch"]
+        It trains for a minute, so the doctests skip it (tests/test_transfer_cli.py runs it):
+
+        >>> report = run("/tmp/demo", quick=True, on_run=print)   # doctest: +SKIP
+        pre-training on 0-4      seed 0    5 epochs  best val acc ...
+        >>> report["mean"]["fine-tuned (2 phases)"] > report["mean"]["from scratch"]   # doctest: +SKIP
         True
     """
     start = time.perf_counter()
     os.makedirs(out, exist_ok=True)
-    def say(message):  # progress, stamped with the seconds since the start
-        if log:
-            log(f"[{time.perf_counter() - start:5.0f} s] {message}")
-
-    x, y = digits()
+    runs = _Runs(watch, on_run)
+    x, y = digits.load_canvases()
     pre_epochs, epochs = (5, 15) if quick else (8, 30)
-    n_pre = int(np.sum(y < 5))
-    say(f"1/3 pre-training {backbone} on digits 0-4 ({n_pre - n_pre // 5} digits, each at {COPIES} places; "
-        f"{n_pre // 5} held out; {pre_epochs} epochs)")
-    weights, pre_acc, pre_hist = pretrain(x, y, out, backbone, pre_epochs, log)
-    say(f"    validation accuracy on 0-4: {pre_acc:.3f}; backbone weights: {weights}")
-    per_seed, paths = [], {}
+    weights, pre_hist = pretrain(x, y, out, backbone, pre_epochs, runs, verbose)
+    per_seed = []
     for seed in seeds:
-        say(f"2/3 transferring to digits 5-9 with {shots} labelled images per class (seed {seed})")
-        scores, h_scratch, result, model, n_test = one_seed(x, y, weights, backbone, shots, seed, epochs, out, log)
+        scores, h_scratch, result, model, n_test = one_seed(x, y, weights, backbone, shots, seed, epochs, out,
+                                                            runs, verbose)
         per_seed.append(scores)
-    say(f"3/3 writing curves and the model")
+    mean = {m: float(np.mean([s[m] for s in per_seed])) for m in METHODS}
+    std = {m: float(np.std([s[m] for s in per_seed])) for m in METHODS}
+    report = {"per_seed": per_seed, "mean": mean, "std": std, "seeds": list(seeds), "shots": shots,
+              "n_test": n_test, "pretrain_accuracy": runs.done[0].best_val_accuracy, "backbone": backbone,
+              "runs": [dataclasses.asdict(r) for r in runs.done]}
+    report["paths"] = _write_files(out, report, x, y, pre_hist, h_scratch, result, model)
+    report["seconds"] = time.perf_counter() - start
+    return report
+
+
+def _write_files(out, report, x, y, pre_hist, h_scratch, result, model):
+    """The figures, the fine-tuned model and sample images; returns {what: path}."""
+    import matplotlib.pyplot as plt
+
+    from viz import plot_history
+
+    backbone, shots = report["backbone"], report["shots"]
+    paths = {"results figure": os.path.join(out, "test_accuracy_per_method.png")}
+    plot_results(report, paths["results figure"])
     paths["pretrain curves"] = os.path.join(out, "pretrain_curves.png")
-    transfer.FineTuneHistory(pre_hist, [len(pre_hist["loss"])]).plot(
-        paths["pretrain curves"], title=f"{backbone}: pre-training on digits 0-4")
+    plot_history(pre_hist, title=f"{backbone}: pre-training on digits 0-4", path=paths["pretrain curves"])
     paths["scratch curves"] = os.path.join(out, "scratch_curves.png")
-    transfer.FineTuneHistory(h_scratch, [len(h_scratch["loss"])]).plot(
-        paths["scratch curves"], title=f"from scratch on digits 5-9, {shots} per class")
+    plot_history(h_scratch, title=f"from scratch on digits 5-9, {shots} per class", path=paths["scratch curves"])
     paths["fine-tune curves"] = os.path.join(out, "finetune_curves.png")
-    result.plot(paths["fine-tune curves"], title="fine-tuning on digits 5-9 (dashed: backbone unfrozen)")
+    plot_history(result.history, phase_boundaries=result.phase_boundaries, path=paths["fine-tune curves"],
+                 title="fine-tuning on digits 5-9 (dashed: backbone unfrozen)")
     paths["model"] = transfer.save_model(model, os.path.join(out, "digits5-9.keras"),
                                          class_names=[str(c) for c in range(5, 10)])
     paths["samples"] = _write_samples(x, y, os.path.join(out, "samples"))
-    methods = list(per_seed[0])
-    mean = {m: float(np.mean([s[m] for s in per_seed])) for m in methods}
-    std = {m: float(np.std([s[m] for s in per_seed])) for m in methods}
-    plt_close()
-    return {"per_seed": per_seed, "mean": mean, "std": std, "seeds": list(seeds), "shots": shots,
-            "n_test": n_test, "pretrain_accuracy": pre_acc, "paths": paths, "backbone": backbone,
-            "seconds": time.perf_counter() - start}
+    plt.close("all")
+    return paths
 
 
-def plt_close():
+def plot_results(report, path):
+    """Test accuracy per method: a dot per seed, a bar at the mean, chance dotted; saved to ``path``."""
     import matplotlib.pyplot as plt
 
-    plt.close("all")
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for i, method in enumerate(METHODS):
+        values = [s[method] for s in report["per_seed"]]
+        ax.scatter(np.full(len(values), i) + np.linspace(-0.08, 0.08, len(values)), values, s=40, c="C0", zorder=3,
+                   label="one seed" if i == 0 else None)
+        ax.hlines(report["mean"][method], i - 0.25, i + 0.25, colors="k", label="mean" if i == 0 else None)
+    ax.axhline(0.2, ls=":", c="grey", label="chance (5 classes)")
+    ax.set(xticks=range(len(METHODS)), xticklabels=METHODS, ylim=(0, 1), ylabel="test accuracy",
+           title=f"digits 5-9 from {report['shots']} labelled images per class ({report['n_test']} test images)")
+    ax.legend(loc="lower right", fontsize="small")
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path
 
 
 def _write_samples(x, y, folder):
-    """A few held-out 5-9 digits as PNG files, to try ``python -m transfer predict`` on."""
+    """A few held-out 5-9 digits as PNG files, to try ``transfer predict`` on."""
     from PIL import Image
 
     os.makedirs(folder, exist_ok=True)
@@ -218,11 +270,10 @@ def _write_samples(x, y, folder):
 
 def table(report):
     """The comparison as text: method, mean test accuracy ± std over seeds, per-seed values."""
-    seeds = report["seeds"]
-    lines = [f"handwritten digits (8x8 upsampled to {DIGIT}x{DIGIT}) at random places on a blank "
-             f"{CANVAS}x{CANVAS} canvas; learned 0-4, transfer to 5-9",
+    lines = [f"handwritten digits (8x8 upsampled to {digits.DIGIT}x{digits.DIGIT}) at random places on a blank "
+             f"{digits.CANVAS}x{digits.CANVAS} canvas; learned 0-4, transfer to 5-9",
              f"held-out digits 5-9 ({report['n_test']} test images), {report['shots']} labelled per class, "
-             f"backbone {report['backbone']}, seeds {seeds}",
+             f"backbone {report['backbone']}, seeds {report['seeds']}",
              f"{'method':<26}{'accuracy':>10}{'± sd':>8}   per seed"]
     for m, mean in report["mean"].items():
         per = ", ".join(f"{s[m]:.3f}" for s in report["per_seed"])
