@@ -184,3 +184,11 @@ def test_graph_of_nested_models_as_last_layers():
     assert report.total_params == model.count_params() == 20 + 10 + 15
     outputs, tapped = zoo.graph.replay(model, keras.Input((4,)), tap="sd")
     assert [tuple(t.shape) for t in outputs] == [(None, 2), (None, 2), (None, 3)] and tapped is outputs[2]
+
+
+def test_summary_walks_graphs_with_keras_ops_nodes():
+    """MobileNetV3 adds with keras.ops in its graph: those nodes are operations, not layers."""
+    model = keras.applications.MobileNetV3Small(weights=None, input_shape=(64, 64, 3))
+    report = zoo.summary(model)
+    assert report.total_params == model.count_params()
+    assert any(row.type == "Add" for row in report.rows)

@@ -111,7 +111,9 @@ def model_graph(model):
         ((('input', 0, 0),), (('predictions', 0, 0),))
     """
     view, config = _functional_config(model)
-    layers = {layer.name: layer for layer in view.layers}  # names are unique within a model
+    # Names are unique within a model; operations also holds Keras ops used as graph nodes
+    # (keras.ops.add in MobileNetV3 and ConvNeXt), which model.layers leaves out.
+    layers = {op.name: op for op in view.operations}
     shapes = {tuple(t["keras_history"]): tuple(t["shape"])
               for entry in config["layers"] for node in entry["inbound_nodes"] for t in _tensors_in(node)}
     outputs = tuple((name, index - _first_call(layers[name]), position)

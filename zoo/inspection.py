@@ -256,8 +256,9 @@ def _walk(model, rows, entry, seen):
             name=layer.name,
             type=type(layer).__name__,
             output_shape=call.output_shape,
-            params=0 if id(layer) in seen else _size(layer.weights),
-            trainable=bool(layer.trainable_weights),
+            # Keras ops in a graph (keras.ops.add in MobileNetV3, ConvNeXt) are operations without weights.
+            params=0 if id(layer) in seen else _size(getattr(layer, "weights", ())),
+            trainable=bool(getattr(layer, "trainable_weights", ())),
             macs=_macs(layer, in_shape, out_shape) if call.inputs else 0,
             receptive_field=rf if spatial else None,
             effective_stride=jump if spatial else None,
