@@ -90,6 +90,8 @@ def load_into(model, weights, *, arch=None, include_top=True):
     try:
         model.load_weights(path)
     except (ValueError, KeyError, OSError) as err:
-        raise ValueError(f"The weights in {path!r} do not fit {model.name!r}: {str(err).splitlines()[0]} "
+        reason = " ".join(str(err).split())  # Keras's message spans lines; keep its start on one
+        reason = reason if len(reason) <= 300 else reason[:300] + "..."
+        raise ValueError(f"The weights in {path!r} do not fit {model.name!r} ({reason}). "
                          f"Received: weights={weights!r}") from err
     return model
