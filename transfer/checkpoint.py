@@ -305,7 +305,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             np.savez(tmp, **arrays)
         atomic_write_json(state.to_json(), self.path(STATE))
         for name in os.listdir(self.directory):
-            if name.startswith(RESUME_PREFIX) and name != state.resume_file:
+            if name.startswith(RESUME_PREFIX) and name.endswith(".npz") and name != state.resume_file:
                 os.remove(self.path(name))
 
     def best_path(self):
