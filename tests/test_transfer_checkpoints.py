@@ -146,18 +146,21 @@ def test_data_reaches_the_disk_before_the_rename(tmp_path, monkeypatch):
 # Phase 2 (epochs 2-6) improves at epoch 2, not at 3 nor 4: EarlyStopping stops after epoch 4 and restores
 # epoch 2's weights. Cut before epoch 4, the resumed run must know its patience is half used up and which
 # weights were best; cut before epoch 1, it needs Adam's moments and iteration count.
-@pytest.mark.parametrize("interrupt_at", [1, 4], ids=["in_phase1", "in_phase2_after_a_worse_epoch"])
-def test_resumed_run_ends_like_the_uninterrupted_run(digits, tmp_path, interrupt_at):
+# With lr_decay, phase 2's optimizer is a DiscriminativeOptimizer wrapping Adam: its variables are restored too.
+@pytest.mark.parametrize("interrupt_at, lr_decay", [(1, None), (4, None), (3, 0.5)],
+                         ids=["in_phase1", "in_phase2_after_a_worse_epoch", "in_phase2_discriminative"])
+def test_resumed_run_ends_like_the_uninterrupted_run(digits, tmp_path, interrupt_at, lr_decay):
     whole = _model()
-    history = _run(whole, digits, tmp_path / "whole")
-    assert history.phase_epochs == [2, 3]  # stopped early, as the scenario needs
+    history = _run(whole, digits, tmp_path / "whole", lr_decay=lr_decay)
+    assert lr_decay or history.phase_epochs == [2, 3]  # stopped early, as the scenario needs
     with pytest.raises(_Interrupt):
-        _run(_model(), digits, tmp_path / "cut", callbacks=[_StopAt(interrupt_at)])
+        _run(_model(), digits, tmp_path / "cut", lr_decay=lr_decay, callbacks=[_StopAt(interrupt_at)])
     state = transfer.read_state(tmp_path / "cut")
     assert state["epoch_in_phase"] > 0  # cut inside a phase: the optimizer's moments matter
     resumed = _model(seed=5)  # a fresh process would start from new random weights
-    again = _run(resumed, digits, tmp_path / "cut", resume=True)
+    again = _run(resumed, digits, tmp_path / "cut", lr_decay=lr_decay, resume=True)
     assert again.history == history.history and again.phase_epochs == history.phase_epochs
     for a, b in zip(whole.get_weights(), resumed.get_weights()):
         np.testing.assert_allclose(b, a, rtol=0, atol=RESUME_ATOL)
     assert int(resumed.optimizer.iterations) == int(whole.optimizer.iterations)
+    assert lr_decay is None or isinstance(resumed.optimizer, transfer.DiscriminativeOptimizer)

@@ -220,6 +220,13 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         ``run`` (model fingerprint and settings), saying what differs. Resuming
         loads the saved weights into ``model`` at once, and the optimizer's
         variables and EarlyStopping's state when training starts again.
+
+        Example:
+            >>> model = zoo.cnn_mnist()
+            >>> ResumableCheckpoint.open("runs/2", model, {"epochs": [1, 1]}, resume=True)
+            Traceback (most recent call last):
+            ...
+            ValueError: resume=True, but 'runs/2' holds no run to resume (no state.json). ...
         """
         run = {"model": fingerprint(model), **describe(dict(run))}
         if directory is None:

@@ -178,7 +178,13 @@ def _image_mode(channels):
 
 class Predictions(list):
     """The list of ``(file, [(class, score), ...])`` of :func:`predict_files`, plus ``skipped``:
-    ``(file, reason)`` for each file that could not be read."""
+    ``(file, reason)`` for each file that could not be read.
+
+    Example:
+        >>> result = Predictions([("a.png", [("cat", 0.9)])], skipped=[("b.png", "not a readable image")])
+        >>> len(result), result.skipped[0][0]
+        (1, 'b.png')
+    """
 
     def __init__(self, items=(), skipped=()):
         super().__init__(items)
