@@ -164,3 +164,30 @@ def test_resumed_run_ends_like_the_uninterrupted_run(digits, tmp_path, interrupt
         np.testing.assert_allclose(b, a, rtol=0, atol=RESUME_ATOL)
     assert int(resumed.optimizer.iterations) == int(whole.optimizer.iterations)
     assert lr_decay is None or isinstance(resumed.optimizer, transfer.DiscriminativeOptimizer)
+
+
+class _DieAtTrainEnd(keras.callbacks.Callback):
+    """Dies as the ``n``-th fit ends, before EarlyStopping (later in the list) restores its best weights."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.n, self.ends = n, 0
+
+    def on_train_end(self, logs=None):
+        self.ends += 1
+        if self.ends == self.n:
+            raise _Interrupt("killed as phase 2 ends")
+
+
+def test_resume_after_early_stopping_ended_the_phase(digits, tmp_path):
+    whole = _model()
+    _run(whole, digits, tmp_path / "whole")
+    with pytest.raises(_Interrupt):
+        _run(_model(), digits, tmp_path / "cut", callbacks=[_DieAtTrainEnd(2)])
+    state = transfer.read_state(tmp_path / "cut")
+    assert state["early_stopping"]["stopped_epoch"] == 4 and state["epoch_in_phase"] == 3
+    resumed = _model(seed=5)
+    again = _run(resumed, digits, tmp_path / "cut", resume=True)
+    assert again.phase_epochs == [2, 3]  # no further epoch: the stopped phase only ends
+    for a, b in zip(whole.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(b, a, rtol=0, atol=RESUME_ATOL)  # epoch 2's weights, as EarlyStopping chose
