@@ -151,4 +151,4 @@ def test_state_file_is_json_written_last(digits16, tmp_path):
                        verbose=0, checkpoint_dir=tmp_path)
     state = json.load(open(tmp_path / "state.json"))
     assert state["phase"] == 2 and state["phase1_epochs"] == 1
-    assert sorted(os.listdir(tmp_path)) == ["best.keras", "last.weights.h5", "state.json"]
+    assert sorted(os.listdir(tmp_path)) == ["best.keras", state["resume_file"], "state.json"]

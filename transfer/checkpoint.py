@@ -2,27 +2,46 @@
 
 One callback, :class:`ResumableCheckpoint`, records every epoch of a
 fine-tuning run into its :class:`RunState` (the joined history of both
-phases, the phase, the epochs done in it, the best monitored value); given a
-folder it also writes, atomically (:mod:`zoo.files`): ``best.keras`` (the
-whole model, best so far), ``last.weights.h5`` (end of the latest epoch) and
-``state.json`` (the state), the state last, so it never names weights that
-are not on disk yet. :func:`transfer.fine_tune` uses it with or without a
-folder; the file names and the state's schema live here only.
+phases, the phase, the epochs done in it, the best monitored value, what the
+run is: its model's fingerprint and its settings); given a folder it also
+writes, each atomically (:func:`zoo.files.atomic_path`: synced, then renamed):
+
+- ``best.keras``: the whole model, best so far;
+- ``resume-NNNN.npz``: everything a resume needs at the end of an epoch (the
+  model's weights, the optimizer's variables with its iteration count, and
+  EarlyStopping's best weights), one new file per save;
+- ``state.json``: the state, naming the ``resume-NNNN.npz`` it belongs to.
+  It is written after that file and the older ones are removed after it,
+  so the state and the weights it names always agree, whenever the process dies.
+
+Why not ``keras.callbacks.BackupAndRestore``: it writes ``latest.weights.h5``
+in place and then its JSON in place (a kill in between leaves weights one
+epoch ahead of the epoch count, a kill during either leaves a truncated
+file), restores neither EarlyStopping's state nor anything across our two
+``fit`` calls (each phase compiles a new optimizer), deletes its folder when
+``fit`` ends, and resumes through a private attribute of the model.
+
+:func:`transfer.fine_tune` opens the folder with :meth:`ResumableCheckpoint.open`;
+the file names and the state's schema live here only.
 """
 
 import dataclasses
+import hashlib
 import json
 import os
 import tempfile
 
 import keras
-from zoo.files import atomic_path, atomic_write_json
+import numpy as np
+from zoo.files import atomic_path, atomic_write_json, remove_temporaries
 
 from transfer.distributed import is_chief
 
 BEST_MODEL = "best.keras"
-LAST_WEIGHTS = "last.weights.h5"
 STATE = "state.json"
+RESUME_PREFIX = "resume-"
+FORMAT = 2  # the state's schema; 1 had no run record and a fixed last.weights.h5
+LEGACY_FILES = ("last.weights.h5",)
 
 
 def atomic_save(model, path, weights_only=False):
@@ -59,10 +78,44 @@ def _write(model, path, weights_only):
         model.save(path, overwrite=True)
 
 
+def fingerprint(model):
+    """What identifies a model's architecture: its weights' paths, shapes and dtypes, hashed.
+
+    Example:
+        >>> fingerprint(zoo.cnn_mnist())["weights"]
+        8
+    """
+    layout = [(w.path, list(w.shape), str(w.dtype)) for w in model.weights]
+    digest = hashlib.sha256(json.dumps(layout).encode()).hexdigest()[:16]
+    return {"weights": len(layout), "parameters": int(model.count_params()), "digest": digest}
+
+
+def describe(value):
+    """``value`` as JSON can hold it, to compare settings: Keras objects by config, functions by name.
+
+    Example:
+        >>> describe((1e-3, keras.optimizers.schedules.ExponentialDecay(1e-3, 100, 0.9)))[1]["class_name"]
+        'ExponentialDecay'
+    """
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [describe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): describe(v) for k, v in value.items()}
+    if hasattr(value, "get_config"):
+        return json.loads(json.dumps(keras.saving.serialize_keras_object(value), default=repr))
+    return getattr(value, "__name__", type(value).__name__)
+
+
 @dataclasses.dataclass
 class RunState:
     """Where a two-phase run stands: ``phase`` (1 or 2), ``epoch_in_phase`` epochs done in it,
-    ``history`` (metric -> one list over both phases), ``best`` monitored value, ``phase1_epochs``.
+    ``history`` (metric -> one list over both phases), ``best`` monitored value, ``phase1_epochs``;
+    ``run`` (what it belongs to), ``saves`` and ``resume_file`` (the file of the latest save) and
+    ``early_stopping`` (EarlyStopping's counters in this phase).
 
     Example:
         >>> RunState(phase=2, phase1_epochs=3).epochs_done
@@ -74,16 +127,27 @@ class RunState:
     history: dict = dataclasses.field(default_factory=dict)
     best: float = None
     phase1_epochs: int = 0
+    run: dict = None
+    saves: int = 0
+    resume_file: str = None
+    early_stopping: dict = None
+    format: int = FORMAT
 
     @property
     def epochs_done(self):
         """Epochs recorded over both phases."""
         return len(next(iter(self.history.values()), []))
 
+    @property
+    def stopped_early(self):
+        """Whether EarlyStopping ended this phase (the phase needs no more epochs)."""
+        return bool(self.early_stopping and self.early_stopping.get("stopped_epoch"))
+
     def start_phase(self, phase):
         """Move to ``phase`` (2 after 1: phase 1's epochs are counted)."""
         if phase != self.phase:
             self.phase, self.epoch_in_phase, self.phase1_epochs = phase, 0, self.epochs_done
+            self.early_stopping = None
 
     def to_json(self):
         return dataclasses.asdict(self)
@@ -99,34 +163,110 @@ def read_state(directory):
     path = os.path.join(os.fspath(directory), STATE)
     if not os.path.exists(path):
         return None
-    with open(path) as f:
-        return json.load(f)
+    try:
+        with open(path) as f:
+            state = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is not a run state written by transfer.fine_tune ({err}).") from err
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ValueError(f"{path} was written by another version of transfer.fine_tune, so this run cannot be "
+                         "resumed; start it again with overwrite=True. "
+                         f"Received: format={state.get('format') if isinstance(state, dict) else None!r}")
+    return state
 
 
-def restore(model, directory):
-    """Load the last weights of ``directory`` into ``model``; return its :class:`RunState` (None if none)."""
-    state = read_state(directory)
-    if state is None:
-        return None
-    model.load_weights(os.path.join(os.fspath(directory), LAST_WEIGHTS))
-    return RunState(**state)
+def _differences(saved, now):
+    keys = sorted(set(saved) | set(now))
+    return [f"{k}: saved {saved.get(k)!r}, now {now.get(k)!r}" for k in keys if saved.get(k) != now.get(k)]
+
+
+def _files_of_a_run(directory):
+    return sorted(n for n in os.listdir(directory)
+                  if n in (STATE, BEST_MODEL, *LEGACY_FILES) or (n.startswith(RESUME_PREFIX) and n.endswith(".npz")))
+
+
+def _load_arrays(path):
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"The run state names {os.path.basename(path)!r}, which is missing: {path}")
+    with np.load(path) as data:
+        groups = {}
+        for key in data.files:  # "model/3" -> groups["model"][3]
+            group, index = key.rsplit("/", 1)
+            groups.setdefault(group, {})[int(index)] = data[key]
+    return {g: [items[i] for i in range(len(items))] for g, items in groups.items()}
+
+
+def _assign(variables, arrays, what, path):
+    """Assign ``arrays`` to ``variables`` after checking that they match (names what differs)."""
+    if len(arrays) != len(variables) or any(tuple(v.shape) != a.shape for v, a in zip(variables, arrays)):
+        raise ValueError(f"The {what} saved in {path} do not fit this run: saved {len(arrays)} arrays of shapes "
+                         f"{[a.shape for a in arrays][:4]}..., now {len(variables)} of "
+                         f"{[tuple(v.shape) for v in variables][:4]}...")
+    for v, a in zip(variables, arrays):
+        v.assign(a)
 
 
 class ResumableCheckpoint(keras.callbacks.Callback):
     """Record each epoch into ``state``; with a ``directory``, also write the checkpoint files.
 
     Example:
-        >>> ckpt = ResumableCheckpoint("runs/1", monitor="val_loss")      # doctest: +SKIP
-        >>> model.fit(ds, epochs=5, callbacks=[ckpt])                       # doctest: +SKIP
+        >>> ckpt = ResumableCheckpoint.open("runs/1", model, {"epochs": [5, 5]})   # doctest: +SKIP
+        >>> model.fit(ds, epochs=5, callbacks=[ckpt])                                # doctest: +SKIP
     """
 
-    def __init__(self, directory=None, monitor="val_loss", state=None):
+    def __init__(self, directory=None, monitor="val_loss", state=None, saved=None):
         super().__init__()
         self.directory = None if directory is None else os.fspath(directory)
         self.monitor = monitor
         self.state = state or RunState()
+        self.saved = saved  # arrays of a resumed save, restored into the optimizer and EarlyStopping once
+        self.early_stopping = None  # the phase's keras.callbacks.EarlyStopping (before this one in the list)
         # Accuracy-like metrics improve upwards; losses and errors downwards.
         self.higher_is_better = any(k in monitor for k in ("acc", "auc", "precision", "recall"))
+
+    @classmethod
+    def open(cls, directory, model, run, monitor="val_loss", resume=False, overwrite=False):
+        """A recorder for ``directory``: a fresh run, or (``resume=True``) the run saved there.
+
+        A fresh run refuses a folder holding another run unless ``overwrite``; a
+        resume refuses a folder without a state or whose state belongs to another
+        ``run`` (model fingerprint and settings), saying what differs. Resuming
+        loads the saved weights into ``model`` at once, and the optimizer's
+        variables and EarlyStopping's state when training starts again.
+
+        Example:
+            >>> model = zoo.cnn_mnist()
+            >>> ResumableCheckpoint.open("runs/2", model, {"epochs": [1, 1]}, resume=True)
+            Traceback (most recent call last):
+            ...
+            ValueError: resume=True, but 'runs/2' holds no run to resume (no state.json). ...
+        """
+        run = {"model": fingerprint(model), **describe(dict(run))}
+        if directory is None:
+            return cls(None, monitor, RunState(run=run))
+        directory = os.fspath(directory)
+        remove_temporaries(directory)  # left by a killed write; this run owns the folder
+        if resume:
+            state = read_state(directory)
+            if state is None:
+                raise ValueError(f"resume=True, but {directory!r} holds no run to resume (no {STATE}). Start the "
+                                 f"run with resume=False. Received: checkpoint_dir={directory!r}")
+            differs = _differences(state["run"], run)
+            if differs:
+                raise ValueError(f"Cannot resume the run in {directory!r}: it was started with other settings. "
+                                 f"Differs: {'; '.join(differs)}. Pass the same model and arguments, or "
+                                 "overwrite=True (resume=False) to start again.")
+            state = RunState(**state)
+            saved = _load_arrays(os.path.join(directory, state.resume_file))
+            _assign(model.weights, saved["model"], "model weights", os.path.join(directory, state.resume_file))
+            return cls(directory, monitor, state, saved)
+        existing = _files_of_a_run(directory) if os.path.isdir(directory) else []
+        if existing and not overwrite:
+            raise ValueError(f"{directory!r} holds another run ({', '.join(existing)}). Pass resume=True to continue "
+                             "it, overwrite=True to replace it, or another checkpoint_dir.")
+        for name in existing:
+            os.remove(os.path.join(directory, name))
+        return cls(directory, monitor, RunState(run=run))
 
     def path(self, name):
         return os.path.join(self.directory, name)
@@ -134,6 +274,22 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     def _improved(self, value):
         best = self.state.best
         return best is None or (value > best if self.higher_is_better else value < best)
+
+    def on_train_begin(self, logs=None):
+        saved, self.saved = self.saved, None
+        if not saved or self.state.epoch_in_phase == 0:
+            return  # a phase that starts fresh: a new optimizer, a new EarlyStopping
+        where = self.path(self.state.resume_file)
+        optimizer = self.model.optimizer
+        if not optimizer.built:
+            optimizer.build(self.model.trainable_variables)
+        _assign(optimizer.variables, saved.get("optimizer", []), "optimizer variables", where)
+        stop, counters = self.early_stopping, self.state.early_stopping
+        if stop is not None and counters:
+            # EarlyStopping.on_train_begin (earlier in the callback list) has just reset these.
+            for name, value in counters.items():
+                setattr(stop, name, value)
+            stop.best_weights = saved.get("early_stopping")
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -144,21 +300,38 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         improved = value is not None and self._improved(float(value))
         if improved:
             self.state.best = float(value)
+        stop = self.early_stopping
+        if stop is not None:
+            self.state.early_stopping = {name: describe(getattr(stop, name))
+                                         for name in ("wait", "best", "best_epoch", "stopped_epoch")}
         if self.directory is not None:
             if improved:
                 atomic_save(self.model, self.path(BEST_MODEL))
             self.save()
 
     def save(self):
-        """Write the latest weights, then the state that names them."""
-        if self.directory is not None:
-            atomic_save(self.model, self.path(LAST_WEIGHTS), weights_only=True)
-            if is_chief():
-                atomic_write_json(self.state.to_json(), self.path(STATE))
+        """Write a new resume file, then the state that names it, then remove the older ones."""
+        if self.directory is None:
+            return
+        state = self.state
+        arrays = {f"model/{i}": np.asarray(w) for i, w in enumerate(self.model.get_weights())}
+        if state.epoch_in_phase and self.model.optimizer is not None and self.model.optimizer.built:
+            arrays.update({f"optimizer/{i}": np.asarray(v) for i, v in enumerate(self.model.optimizer.variables)})
+            best_weights = getattr(self.early_stopping, "best_weights", None)
+            arrays.update({f"early_stopping/{i}": np.asarray(w) for i, w in enumerate(best_weights or ())})
+        state.saves += 1
+        state.resume_file = f"{RESUME_PREFIX}{state.saves:04d}.npz"
+        if not is_chief():  # every process gathers the arrays above in step; only the chief writes
+            return
+        with atomic_path(self.path(state.resume_file), ".npz") as tmp:
+            np.savez(tmp, **arrays)
+        atomic_write_json(state.to_json(), self.path(STATE))
+        for name in os.listdir(self.directory):
+            if name.startswith(RESUME_PREFIX) and name.endswith(".npz") and name != state.resume_file:
+                os.remove(self.path(name))
 
     def best_path(self):
         """The best model's file, if this run wrote one."""
         if self.directory is None or self.state.best is None:
             return None
         return self.path(BEST_MODEL)
-

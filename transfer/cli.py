@@ -79,6 +79,8 @@ def build_parser():
     pred.add_argument("model", metavar="MODEL", help="a .keras file saved by transfer.save_model")
     pred.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     pred.add_argument("--top", type=_positive, default=3, metavar="K", help="classes to show (default: %(default)s)")
+    pred.add_argument("--size", type=_positive, nargs=2, metavar=("H", "W"),
+                      help="image size for a model with a flexible input size (default: each image's own)")
     pred.set_defaults(run=_predict)
 
     lst = sub.add_parser("backbones", help="list the names load_backbone accepts, with their preprocessing")
@@ -151,9 +153,12 @@ def _predict(args):
     import transfer
 
     model, names = transfer.load_model(args.model)
-    for path, top in transfer.predict_files(model, args.paths, class_names=names, top=args.top):
+    results = transfer.predict_files(model, args.paths, class_names=names, top=args.top, size=args.size)
+    for path, top in results:
         shown = "  ".join(f"{name}: {p:.3f}" for name, p in top)
         print(f"{path}  {shown}")
+    for path, reason in results.skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
     return 0
 
 

@@ -163,7 +163,8 @@ def one_seed(x, y, weights, backbone_name, shots, seed, epochs, out, runs, verbo
         result = transfer.fine_tune(
             model, (xtr, ytr), (xva, yva), epochs=(epochs, epochs), learning_rate=(3e-3, 3e-4),
             lr_decay=0.3, unfreeze_from=first_group, patience=10, batch_size=16, verbose=verbose,
-            jit_compile=JIT, callbacks=callbacks, checkpoint_dir=os.path.join(out, f"checkpoint_seed{seed}"))
+            jit_compile=JIT, callbacks=callbacks, checkpoint_dir=os.path.join(out, f"checkpoint_seed{seed}"),
+            overwrite=True)  # a new demo run replaces the previous one in the same output folder
         return result.history
 
     runs.train(METHODS[2], seed, epochs * 2, fine_tune)

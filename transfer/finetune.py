@@ -9,10 +9,13 @@ phases use Keras's EarlyStopping (best weights restored); every epoch is
 recorded by one :class:`~transfer.checkpoint.ResumableCheckpoint`, which with
 ``checkpoint_dir`` also writes the checkpoint files.
 
-Resuming: call ``fine_tune`` again with the same arguments and
-``resume=True``; it reloads the last weights, skips what the state says is
-done and continues the epoch count and the history. The optimizer's moment
-estimates and EarlyStopping's patience counter restart.
+Resuming: call ``fine_tune`` again with the same model and arguments and
+``resume=True``; it reloads the last weights, the optimizer's variables
+(moments, iteration count) and EarlyStopping's state, skips what the state
+says is done and continues the epoch count and the history: a run
+interrupted between epochs ends where the uninterrupted run would (with the
+same data order). A fresh run refuses a folder that holds another run unless
+``overwrite=True``.
 """
 
 import keras
@@ -79,7 +82,7 @@ def _make_optimizer(optimizer, lr):
 
 def fine_tune(model, train, validation=None, *, epochs=(5, 5), learning_rate=(1e-3, 1e-4), unfreeze_from=None,
               train_bn=False, lr_decay=None, optimizer="adam", loss=None, metrics=None, patience=3,
-              monitor=None, checkpoint_dir=None, resume=False, jit_compile="auto", batch_size=32,
+              monitor=None, checkpoint_dir=None, resume=False, overwrite=False, jit_compile="auto", batch_size=32,
               callbacks=(), verbose="auto", on_phase=None):
     """Train ``model`` (from :func:`transfer.attach_head`) in two phases; return a :class:`FineTuneHistory`.
 
@@ -100,9 +103,12 @@ def fine_tune(model, train, validation=None, *, epochs=(5, 5), learning_rate=(1e
             cross-entropy with accuracy, or mse with mae for regression.
         patience: EarlyStopping patience per phase (None: no early stopping).
         monitor: default ``"val_loss"`` with validation data, else ``"loss"``.
-        checkpoint_dir: where ``best.keras``, ``last.weights.h5`` and
+        checkpoint_dir: where ``best.keras``, ``resume-NNNN.npz`` and
             ``state.json`` go (atomically). None: no files.
-        resume: continue from ``checkpoint_dir``'s state.
+        resume: continue the run saved in ``checkpoint_dir`` (an error if
+            there is none, or if it was started with other arguments).
+        overwrite: start afresh in a ``checkpoint_dir`` that holds another
+            run, deleting its files (without it, that is an error).
         jit_compile: passed to ``compile`` (XLA).
         callbacks: more Keras callbacks for both phases.
         verbose: Keras's progress bars.
@@ -115,7 +121,7 @@ def fine_tune(model, train, validation=None, *, epochs=(5, 5), learning_rate=(1e
         >>> result = transfer.fine_tune(model, (x, y), (x, y), epochs=(2, 1), lr_decay=0.3,
         ...                             checkpoint_dir="runs/r20", patience=None, verbose=0)
         >>> result.phase_boundaries, sorted(os.listdir("runs/r20"))
-        ([2], ['best.keras', 'last.weights.h5', 'state.json'])
+        ([2], ['best.keras', 'resume-0005.npz', 'state.json'])
     """
     epochs = tuple(_epoch_count(e, "epochs") for e in _per_phase(epochs, "epochs"))
     learning_rate = _per_phase(learning_rate, "learning_rate")
@@ -127,18 +133,24 @@ def fine_tune(model, train, validation=None, *, epochs=(5, 5), learning_rate=(1e
     monitor = monitor or ("val_loss" if validation is not None else "loss")
     if unfreeze_from is None:
         unfreeze_from = [g for g in layer_groups(model) if g != "head"][-1]
-    state = (ckpt.restore(model, checkpoint_dir) if resume else None) or ckpt.RunState()
-    recorder = ckpt.ResumableCheckpoint(checkpoint_dir, monitor=monitor, state=state)
+    run = dict(epochs=epochs, learning_rate=learning_rate, unfreeze_from=unfreeze_from, train_bn=train_bn,
+               lr_decay=lr_decay, optimizer=optimizer, loss=loss, metrics=metrics, patience=patience,
+               monitor=monitor, batch_size=batch_size if isinstance(train, tuple) else None)
+    recorder = ckpt.ResumableCheckpoint.open(checkpoint_dir, model, run, monitor=monitor, resume=resume,
+                                             overwrite=overwrite)
     recorder.set_model(model)  # it also saves between phases, outside fit
+    state = recorder.state
     data = dict(x=train[0], y=train[1], batch_size=batch_size) if isinstance(train, tuple) else dict(x=train)
     data["validation_data"] = tuple(validation) if isinstance(validation, (tuple, list)) else validation
 
     def fit(phase, optimizer_obj):
         """Compile and train for what is left of ``phase``; the phase then counts as done."""
-        left = epochs[phase - 1] - state.epoch_in_phase
+        # A phase EarlyStopping ended needs no epoch, only the end of fit (best weights restored).
+        left = 0 if state.stopped_early else epochs[phase - 1] - state.epoch_in_phase
         model.compile(optimizer=optimizer_obj, loss=loss, metrics=list(metrics), jit_compile=jit_compile)
         stop = [] if patience is None else [
             keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True)]
+        recorder.early_stopping = stop[0] if stop else None  # saved and restored with the run
         done = state.epochs_done
         model.fit(**data, initial_epoch=done, epochs=done + left, callbacks=[*callbacks, *stop, recorder],
                   verbose=verbose)

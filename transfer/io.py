@@ -1,10 +1,18 @@
-"""Saving a fine-tuned model with its class names, loading it, classifying image files."""
+"""Saving a fine-tuned model with its class names, loading it, classifying image files.
 
+Every failure a user can cause with a file is a ``ValueError`` or ``OSError``
+naming the file (the command line prints it as one ``error:`` line); an
+unreadable image among good ones is skipped and reported, not fatal.
+"""
+
+import contextlib
 import json
 import os
+import zipfile
 
 import keras
 import numpy as np
+from zoo.files import atomic_write_json
 
 from transfer.checkpoint import atomic_save
 from transfer.models import head_kind
@@ -13,12 +21,39 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".
 
 
 def class_names_path(model_path):
-    """Where the class names of ``model_path`` live: ``model.keras`` -> ``model.classes.json``."""
+    """Where the class names of ``model_path`` live: ``model.keras`` -> ``model.classes.json``.
+
+    Example:
+        >>> class_names_path("runs/digits.keras")
+        'runs/digits.classes.json'
+    """
     return os.path.splitext(os.fspath(model_path))[0] + ".classes.json"
+
+
+def check_class_names(names, units, source="class_names"):
+    """``names`` as strings if they fit a model with ``units`` outputs (a 1-unit binary head: 2 names).
+
+    Example:
+        >>> check_class_names(["cat", "dog"], 1)
+        ['cat', 'dog']
+        >>> check_class_names(["5", "6"], 5)
+        Traceback (most recent call last):
+        ...
+        ValueError: The model has 5 outputs, so it needs 5 class names; class_names has 2. Received: ['5', '6']
+    """
+    needed = 2 if units == 1 else units
+    if not isinstance(names, (list, tuple)) or len(names) != needed:
+        count = len(names) if isinstance(names, (list, tuple)) else "none (not a list)"
+        raise ValueError(f"The model has {units} output{'s' if units != 1 else ''}, so it needs {needed} class "
+                         f"names; {source} has {count}. Received: {names!r}")
+    return [str(n) for n in names]
 
 
 def save_model(model, path, class_names=None):
     """Save ``model`` to a ``.keras`` file atomically, and its class names to a JSON beside it.
+
+    Saving without ``class_names`` removes a names file left by an earlier
+    save to the same path, so old names never label a new model.
 
     Example:
         >>> model = transfer.attach_head(transfer.load_backbone("cnn_mnist", weights=None), 5)
@@ -27,20 +62,54 @@ def save_model(model, path, class_names=None):
     """
     path = os.fspath(path)
     if class_names is not None:
-        class_names = [str(c) for c in class_names]
-        units = model.output_shape[-1]
-        if len(class_names) != max(units, 2 if units == 1 else units):
-            raise ValueError(f"The model has {units} output(s), so it needs {max(units, 2)} class names. "
-                             f"Received: class_names={class_names!r}")
+        class_names = check_class_names(class_names, model.output_shape[-1])
+    names_file = class_names_path(path)
+    # The old names go first: a crash in between leaves a model without names, never with wrong ones.
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(names_file)
     atomic_save(model, path)
     if class_names is not None:
-        with open(class_names_path(path), "w") as f:
-            json.dump(class_names, f)
+        atomic_write_json(class_names, names_file)
     return path
+
+
+def _load_keras_file(path):
+    """``keras.saving.load_model`` with its failures as one-line errors that name ``path``."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No model file at {path!r}.")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a complete .keras file: a .keras file is a zip archive, and this one "
+                         f"({os.path.getsize(path)} bytes) is truncated or corrupt. Save the model again.")
+    try:
+        return keras.saving.load_model(path)
+    except ValueError as err:
+        if "safe_mode" in str(err):
+            raise ValueError(f"Refused to load {path}: it holds Python code (e.g. a Lambda layer's function) that "
+                             "loading would run. If you trust its source, load it with "
+                             "keras.saving.load_model(path, safe_mode=False).") from None
+        raise ValueError(f"Cannot load the model in {path}: {str(err).splitlines()[0]}") from err
+    except (TypeError, KeyError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(f"{path} is corrupt or not a Keras model file ({type(err).__name__}: "
+                         f"{str(err).splitlines()[0] if str(err) else ''}).") from err
+
+
+def _read_class_names(names_file, units):
+    try:
+        with open(names_file, encoding="utf-8") as f:
+            names = json.load(f)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{names_file}, line {err.lineno}: not a JSON list of class names ({err.msg}).") from err
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{names_file}: not a UTF-8 JSON list of class names ({err.reason}).") from err
+    return check_class_names(names, units, source=names_file)
 
 
 def load_model(path):
     """``(model, class_names)`` from a ``.keras`` file; class_names is None without the JSON.
+
+    Errors name the file: missing (FileNotFoundError), truncated or corrupt,
+    refused because it holds code (safe mode), or a names file that does not
+    fit the model (ValueError).
 
     Example:
         >>> model = transfer.attach_head(transfer.load_backbone("cnn_mnist", weights=None), 2)
@@ -51,12 +120,10 @@ def load_model(path):
     """
     import transfer  # noqa: F401  (registers the custom layer and optimizer before loading)
 
-    model = keras.saving.load_model(os.fspath(path))
+    path = os.fspath(path)
+    model = _load_keras_file(path)
     names_file = class_names_path(path)
-    names = None
-    if os.path.exists(names_file):
-        with open(names_file) as f:
-            names = json.load(f)
+    names = _read_class_names(names_file, model.output_shape[-1]) if os.path.exists(names_file) else None
     return model, names
 
 
@@ -78,50 +145,128 @@ def image_files(paths):
     return files
 
 
-def load_images(files, input_shape):
-    """Read ``files`` into a float32 batch of raw 0-255 pixels of ``input_shape`` (H, W, C)."""
+def read_image(file, channels, size=None):
+    """One image file as float32 raw 0-255 pixels (H, W, channels), resized to ``size`` (H, W) if given.
+
+    A None in ``size`` keeps the image's own height or width.
+
+    Example:
+        >>> from PIL import Image
+        >>> Image.new("RGB", (40, 30)).save("wide.png")
+        >>> read_image("wide.png", 1).shape, read_image("wide.png", 3, size=(32, None)).shape
+        ((30, 40, 1), (32, 40, 3))
+    """
     from PIL import Image
 
-    h, w, c = input_shape
-    mode = {1: "L", 3: "RGB"}.get(c)
+    mode = _image_mode(channels)
+    with Image.open(file) as img:
+        img = img.convert(mode)
+        h, w = size if size is not None else (None, None)
+        h, w = h or img.height, w or img.width
+        if (h, w) != (img.height, img.width):
+            img = img.resize((w, h), Image.BILINEAR)
+        arr = np.asarray(img, dtype="float32")
+    return arr.reshape(arr.shape[0], arr.shape[1], channels)
+
+
+def _image_mode(channels):
+    mode = {1: "L", 3: "RGB"}.get(channels)
     if mode is None:
-        raise ValueError(f"Image files give 1 or 3 channels. Received: input_shape={input_shape!r}")
-    batch = []
+        raise ValueError(f"Image files give 1 or 3 channels. Received: channels={channels!r}")
+    return mode
+
+
+class Predictions(list):
+    """The list of ``(file, [(class, score), ...])`` of :func:`predict_files`, plus ``skipped``:
+    ``(file, reason)`` for each file that could not be read.
+
+    Example:
+        >>> result = Predictions([("a.png", [("cat", 0.9)])], skipped=[("b.png", "not a readable image")])
+        >>> len(result), result.skipped[0][0]
+        (1, 'b.png')
+    """
+
+    def __init__(self, items=(), skipped=()):
+        super().__init__(items)
+        self.skipped = list(skipped)
+
+
+def _target_size(input_shape, size):
+    """The (H, W) every image is resized to; None entries: the image's own height or width."""
+    h, w, c = input_shape
+    if size is not None:
+        size = tuple(size)
+        if len(size) != 2 or not all(isinstance(s, (int, np.integer)) and s > 0 for s in size):
+            raise ValueError(f"`size` must be (height, width) in pixels. Received: size={size!r}")
+        if (h, w) != (None, None) and (h, w) != size:
+            raise ValueError(f"The model takes {h}x{w} images; `size` can only be given for a model with a "
+                             f"flexible input size. Received: size={size!r}, model input {input_shape!r}")
+        return size
+    return h, w
+
+
+def _read_all(files, input_shape, size):
+    """``(images, skipped)``: the arrays of the readable files, ``(file, reason)`` for the rest."""
+    target = _target_size(input_shape, size)
+    _image_mode(input_shape[2])  # a model problem, not a file's: raised, not skipped
+    images, skipped = {}, []
     for f in files:
-        with Image.open(f) as img:
-            arr = np.asarray(img.convert(mode).resize((w, h), Image.BILINEAR), dtype="float32")
-        batch.append(arr.reshape(h, w, c))
-    return np.stack(batch)
+        try:
+            images[f] = read_image(f, input_shape[2], target)
+        # Pillow's decoders fail a broken file in many ways (OSError, SyntaxError, struct.error, zlib.error,
+        # DecompressionBombError...): whatever one file does, it is skipped and named, the others still run.
+        except Exception as err:  # noqa: BLE001
+            skipped.append((f, f"not a readable image ({err})"))
+    return images, skipped
 
 
-def predict_files(model, paths, class_names=None, top=3):
-    """Classify image files: a list of ``(file, [(class, probability), ...])``, best first.
+def predict_files(model, paths, class_names=None, top=3, size=None):
+    """Classify image files: a :class:`Predictions` list of ``(file, [(class, probability), ...])``, best first.
 
     A binary (sigmoid) model reports both classes; a regression model its
-    first ``top`` outputs as ``("output i", value)``.
+    first ``top`` outputs as ``("output i", value)``. Each image is resized
+    to the model's input size; a model with a flexible input size
+    (``(None, None, C)``) takes each image at ``size`` (H, W) if given, else
+    at its own size. A file that cannot be read (truncated, not an image) is
+    left out and listed in ``.skipped`` with the reason.
 
     Example:
         >>> from PIL import Image
         >>> os.makedirs("samples")
         >>> Image.new("L", (28, 28)).save("samples/digit_0.png")
+        >>> _ = open("samples/digit_1.png", "wb").write(b"not an image")
         >>> model = transfer.attach_head(transfer.load_backbone("cnn_mnist", weights=None), 5)
-        >>> file, top = predict_files(model, ["samples/"], ["5", "6", "7", "8", "9"], top=2)[0]
-        >>> file, len(top), top[0][1] >= top[1][1]
-        ('samples/digit_0.png', 2, True)
+        >>> result = predict_files(model, ["samples/"], ["5", "6", "7", "8", "9"], top=2)
+        >>> file, top = result[0]
+        >>> file, len(top), top[0][1] >= top[1][1], [f for f, _ in result.skipped]
+        ('samples/digit_0.png', 2, True, ['samples/digit_1.png'])
     """
     files = image_files(paths)
     if not files:
         raise FileNotFoundError(f"No image files ({', '.join(IMAGE_EXTENSIONS)}) in {list(paths)!r}.")
-    probs = model.predict(load_images(files, model.input_shape[1:]), verbose=0)
     kind = head_kind(model)
-    if kind == "binary":
-        probs = np.concatenate([1.0 - probs, probs], axis=1)
+    units = model.output_shape[-1]
+    if class_names is not None and kind != "regression":
+        class_names = check_class_names(class_names, units)
+    images, skipped = _read_all(files, model.input_shape[1:], size)
+    if not images:
+        raise ValueError(f"None of the {len(files)} image files could be read: "
+                         + "; ".join(f"{f}: {why}" for f, why in skipped))
+    by_shape = {}  # one batch per image size (a flexible model may get several)
+    for f, arr in images.items():
+        by_shape.setdefault(arr.shape, []).append(f)
+    probs = {}
+    for group in by_shape.values():
+        probs.update(zip(group, model.predict(np.stack([images[f] for f in group]), verbose=0)))
     out = []
-    for f, p in zip(files, probs):
+    for f in images:
+        p = probs[f]
         if kind == "regression":
             out.append((f, [(f"output {i}", float(v)) for i, v in enumerate(p[:top])]))
             continue
+        if kind == "binary":
+            p = np.concatenate([1.0 - p, p])
         names = class_names or [str(i) for i in range(len(p))]
         order = np.argsort(-p)[:top]
         out.append((f, [(names[i], float(p[i])) for i in order]))
-    return out
+    return Predictions(out, skipped)

@@ -29,10 +29,39 @@ def check_weights(weights, *, pretrained_available, include_top, classes, defaul
             )
         return
     if isinstance(weights, (str, os.PathLike)):
-        if not os.path.exists(weights):
-            raise FileNotFoundError(f"No weights file at {os.fspath(weights)!r}. Received: weights={weights!r}")
+        check_weights_file(weights)
         return
     raise ValueError(f"`weights` must be {allowed}. Received: weights={weights!r}")
+
+
+def check_weights_file(path):
+    """``path`` if it is a file Keras's ``load_weights`` can read: HDF5 (``.h5``, ``.weights.h5``) or ``.keras``.
+
+    Checked by content, not by name, so a text or truncated file is named
+    here rather than failing deep inside HDF5 ("file signature not found").
+
+    Example:
+        >>> _ = open("notes.h5", "w").write("not weights")
+        >>> check_weights_file("notes.h5")
+        Traceback (most recent call last):
+        ...
+        ValueError: 'notes.h5' is not an HDF5 weights file (.h5 or .weights.h5): it does not start with HDF5's signature. Received: weights='notes.h5'
+    """
+    import zipfile
+
+    import h5py
+
+    name = os.fspath(path)
+    if not os.path.isfile(name):
+        raise FileNotFoundError(f"No weights file at {name!r}. Received: weights={path!r}")
+    if name.endswith(".keras"):
+        if not zipfile.is_zipfile(name):
+            raise ValueError(f"{name!r} is not a complete .keras file (a zip archive): it is truncated or corrupt. "
+                             f"Received: weights={path!r}")
+    elif not h5py.is_hdf5(name):
+        raise ValueError(f"{name!r} is not an HDF5 weights file (.h5 or .weights.h5): it does not start with "
+                         f"HDF5's signature. Received: weights={path!r}")
+    return path
 
 
 def check_choice(name, value, allowed):

@@ -13,7 +13,7 @@ import os
 
 import keras
 
-from zoo import files
+from zoo import files, validation
 
 
 class WeightsUnavailableError(OSError):
@@ -72,9 +72,26 @@ def fetch(arch, include_top=True):
 
 
 def load_into(model, weights, *, arch=None, include_top=True):
-    """Load ``weights`` (None, 'imagenet' or a file path) into ``model`` in place."""
+    """Load ``weights`` (None, 'imagenet' or a file path) into ``model`` in place.
+
+    A file that is not a weights file, or whose weights do not fit ``model``,
+    is a ValueError that names it.
+
+    Example:
+        >>> model = zoo.cnn_mnist()
+        >>> model.save_weights("mnist.weights.h5")
+        >>> load_into(zoo.cnn_mnist(), "mnist.weights.h5").name
+        'cnn_mnist'
+    """
     if weights is None:
         return model
     path = fetch(arch, include_top) if weights == "imagenet" else os.fspath(weights)
-    model.load_weights(path)
+    validation.check_weights_file(path)
+    try:
+        model.load_weights(path)
+    except (ValueError, KeyError, OSError) as err:
+        reason = " ".join(str(err).split())  # Keras's message spans lines; keep its start on one
+        reason = reason if len(reason) <= 300 else reason[:300] + "..."
+        raise ValueError(f"The weights in {path!r} do not fit {model.name!r} ({reason}). "
+                         f"Received: weights={weights!r}") from err
     return model
