@@ -3,6 +3,7 @@
 * ``datasets.cifar10``: CIFAR-10 (python or binary version, or download), ``load`` and ``pipelines``.
 * ``datasets.dogs_vs_cats``: Kaggle and Microsoft layouts, bad files skipped and reported.
 * ``datasets.digits``: scikit-learn's real digits on canvases, and few-shot splits (the transfer demo's data).
+* ``datasets.standins``: small offline stand-ins written in the real file formats (the notebooks' data).
 * ``datasets.facial_keypoints``: Kaggle's ``training.csv``, masked loss and RMSE metric, submissions.
 * ``datasets.tfdata``: arrays -> shuffled, batched, cached, prefetched tf.data; ``batched``, the one
   finisher every data set's pipeline ends with.
@@ -22,7 +23,7 @@ Example (needs the real data set, so the tests skip it):
 from datasets import geometry, imagefiles, tfdata
 from datasets.augment import Augment, augment_from_idg
 from datasets.keypoint_augment import KeypointAugment
-from datasets import cifar10, digits, dogs_vs_cats, facial_keypoints
+from datasets import cifar10, digits, dogs_vs_cats, facial_keypoints, standins
 
-__all__ = ["cifar10", "digits", "dogs_vs_cats", "facial_keypoints", "tfdata", "geometry", "imagefiles",
+__all__ = ["cifar10", "digits", "dogs_vs_cats", "facial_keypoints", "standins", "tfdata", "geometry", "imagefiles",
            "Augment", "KeypointAugment", "augment_from_idg"]
