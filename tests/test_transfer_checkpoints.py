@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 
 import transfer
-from transfer import checkpoint, demo
+from datasets import digits as digit_data
+from transfer import checkpoint
 from zoo import files
 
 # Measured on 2 CPU cores (TensorFlow, oneDNN): the resumed run's weights equal the uninterrupted run's
@@ -19,7 +20,8 @@ RESUME_ATOL = 1e-6
 
 @pytest.fixture(scope="module")
 def digits():
-    x, y = demo.digits(16)
+    x, y = digit_data.load_small(16)
+    x = x[..., None]
     rng = np.random.default_rng(0)
     # Validation labels at random: validation loss soon rises, so EarlyStopping acts and restores weights.
     return (x[:256], y[:256]), (x[256:384], rng.permutation(y[256:384]))

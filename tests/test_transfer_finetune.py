@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 
 import transfer
-from transfer import demo
+from datasets import digits as digit_data
 
 
 @pytest.fixture(scope="module")
 def digits16():
-    x, y = demo.digits(16)
+    x, y = digit_data.load_small(16)
+    x = x[..., None]
     return x, y
 
 

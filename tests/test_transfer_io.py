@@ -75,7 +75,7 @@ def test_truncated_keras_file_is_reported_as_corrupt(tmp_path, capsys):
         transfer.load_model(path)
     assert cli_main(["predict", str(path), _image(tmp_path / "x.png")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "m.keras" in err and "File not found" not in err
+    assert err.startswith("transfer: error: ") and "m.keras" in err and "File not found" not in err
 
 
 def test_unsafe_keras_file_gives_one_clear_line(tmp_path, capsys):
