@@ -101,9 +101,13 @@ def test_jax_policies_learn(run_jax):
             _check_model(model, LOW[policy])
             loss = _fine_tune(model, (x[:480], y[:480])).history["loss"]
             print(policy, loss[-1] < 0.8 * loss[0], type(model.optimizer).__name__)
+        keras.mixed_precision.set_dtype_policy("float32")
+        base = transfer.load_backbone("resnet20", weights=None, input_shape=(16, 16, 1))
+        _check_model(transfer.attach_head(base, 10, dtype="mixed_bfloat16"), "bfloat16")  # one model only
+        print(base.get_layer("conv1_conv").compute_dtype)
     """)
     assert out.split() == ["mixed_bfloat16", "True", "DiscriminativeOptimizer",
-                           "mixed_float16", "True", "LossScaleOptimizer"]
+                           "mixed_float16", "True", "LossScaleOptimizer", "float32"]
 
 
 @pytest.mark.xfail(strict=True, reason="the head model's own policy is not in its config yet: "
