@@ -87,44 +87,6 @@ def test_interrupted_run_resumes(digits16, tmp_path):
     assert saved  # the best model file was readable throughout
 
 
-def _one_step(opt, jit_compile):
-    keras.utils.set_random_seed(0)
-    inp = keras.Input((4,))
-    out = keras.layers.Dense(1, name="top")(keras.layers.Dense(3, name="bottom")(inp))
-    model = keras.Model(inp, out)
-    before = [np.array(w) for w in model.weights]
-    model.compile(opt, "mse", jit_compile=jit_compile)
-    model.train_on_batch(np.random.RandomState(0).rand(16, 4), np.ones((16, 1)))
-    return [np.array(w) - b for w, b in zip(model.weights, before)]
-
-
-@pytest.mark.parametrize("inner", ["sgd", "adam"])
-@pytest.mark.parametrize("jit_compile", [False, True])
-def test_discriminative_learning_rates_scale_updates(inner, jit_compile):
-    plain = _one_step(keras.optimizers.get(inner), jit_compile)
-    wrapped = transfer.DiscriminativeOptimizer(keras.optimizers.get(inner), {"bottom/*": 0.25})
-    scaled = _one_step(wrapped, jit_compile)
-    ratios = [np.abs(s).sum() / np.abs(p).sum() for s, p in zip(scaled, plain)]
-    np.testing.assert_allclose(ratios[:2], 0.25, rtol=1e-3)  # bottom kernel and bias
-    np.testing.assert_allclose(ratios[2:], 1.0, rtol=1e-3)   # top: default multiplier
-    assert int(wrapped.iterations) == 1
-
-
-def test_discriminative_optimizer_saves_and_loads(tmp_path):
-    model = transfer.attach_head(transfer.load_backbone("cnn_mnist", weights=None, input_shape=(12, 12, 1)), 1)
-    mults = transfer.group_multipliers(model, decay=0.5)
-    assert mults["block2_conv/*"] == 1.0 and mults["block1_conv/*"] == 0.5 and mults["predictions/*"] == 1.0
-    model.compile(transfer.DiscriminativeOptimizer(keras.optimizers.Adam(1e-3), mults), "binary_crossentropy")
-    model.train_on_batch(np.ones((2, 12, 12, 1), "float32"), np.ones((2, 1)))
-    path = transfer.save_model(model, tmp_path / "m.keras", class_names=["no", "yes"])
-    loaded, names = transfer.load_model(path)
-    assert names == ["no", "yes"]
-    assert isinstance(loaded.optimizer, transfer.DiscriminativeOptimizer)
-    assert loaded.optimizer.multipliers == mults
-    np.testing.assert_allclose(loaded.predict(np.ones((1, 12, 12, 1)), verbose=0),
-                               model.predict(np.ones((1, 12, 12, 1)), verbose=0), rtol=1e-6)
-
-
 def test_failed_save_leaves_previous_checkpoint(tmp_path, monkeypatch):
     model = transfer.attach_head(transfer.load_backbone("cnn_mnist", weights=None, input_shape=(12, 12, 1)), 2)
     path = tmp_path / "best.keras"

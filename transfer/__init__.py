@@ -16,7 +16,7 @@ A quick tour (``weights="imagenet"`` fetches Keras's file once; ``None`` here ke
 Run ``python -m transfer demo`` for the whole story offline on real digits.
 """
 
-from transfer.backbones import available_backbones, load_backbone
+from transfer.backbones import available_backbones, load_backbone, policy_scope, with_policy
 from transfer.checkpoint import ResumableCheckpoint, RunState, atomic_save, read_state
 from transfer import distributed
 from transfer.distributed import data_parallel, is_chief, process_shard

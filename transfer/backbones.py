@@ -8,12 +8,13 @@ from, how its inputs are normalised, how its layers split into groups) is
 the architecture's record, ``zoo.get_config(name)``.
 """
 
+import contextlib
 import os
 import re
 
 import keras
 import zoo
-from zoo import files
+from zoo import files, validation
 
 from transfer.models import Backbone
 from transfer.preprocessing import MODES, ImagePreprocessing
@@ -29,7 +30,51 @@ def available_backbones(pattern="*"):
     return zoo.list_configs(pattern)
 
 
-def load_backbone(name, weights="imagenet", input_shape=None, preprocessing="auto"):
+@contextlib.contextmanager
+def policy_scope(dtype):
+    """Build the layers made inside under the dtype policy ``dtype`` (None: the global policy, unchanged).
+
+    Keras reads the global policy when a layer is made; this sets it for the
+    block and restores it after, so one model can be mixed precision without
+    changing the others.
+
+    Example:
+        >>> with policy_scope("mixed_bfloat16"):
+        ...     layer = keras.layers.Dense(2)
+        >>> layer.compute_dtype, keras.mixed_precision.dtype_policy().name
+        ('bfloat16', 'float32')
+    """
+    if dtype is None:
+        yield
+        return
+    previous = keras.mixed_precision.dtype_policy()
+    keras.mixed_precision.set_dtype_policy(dtype)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_dtype_policy(previous)
+
+
+def with_policy(backbone, dtype):
+    """``backbone`` itself if it already computes under ``dtype``, else a copy under it with the same weights.
+
+    Example:
+        >>> base = load_backbone("cnn_mnist", weights=None)
+        >>> with_policy(base, "mixed_bfloat16").get_layer("block1_conv").compute_dtype
+        'bfloat16'
+    """
+    policy = keras.DTypePolicy(dtype) if isinstance(dtype, str) else dtype
+    if dtype is None or backbone.dtype_policy.name == policy.name:
+        return backbone
+    with policy_scope(policy):
+        copy = keras.models.clone_model(
+            backbone, clone_function=lambda layer: type(layer).from_config({**layer.get_config(), "dtype": policy}))
+    copy.set_weights(backbone.get_weights())  # variables stay float32 under a mixed policy
+    return Backbone(copy.inputs, copy.outputs[0], name=backbone.name, arch=getattr(backbone, "arch", None),
+                    groups=getattr(backbone, "groups", None))
+
+
+def load_backbone(name, weights="imagenet", input_shape=None, preprocessing="auto", dtype=None):
     """The convolutional base of ``name`` without its top, taking raw 0-255 images.
 
     Args:
@@ -45,6 +90,11 @@ def load_backbone(name, weights="imagenet", input_shape=None, preprocessing="aut
         preprocessing: ``"auto"`` (the mode the weights expect), one of
             ``"caffe"``, ``"tf"``, ``"torch"``, ``"rescale"``, or ``None``
             (the model gets inputs already preprocessed).
+        dtype: a Keras dtype policy for this model (``"mixed_bfloat16"``,
+            ``"mixed_float16"``, ...); default: the global policy
+            (``keras.mixed_precision.set_dtype_policy``). Under a mixed
+            policy the variables stay float32 and BatchNormalization keeps
+            float32 statistics; the preprocessing layer computes in float32.
 
     Returns:
         A :class:`~transfer.models.Backbone` (a Functional ``keras.Model``)
@@ -60,6 +110,8 @@ def load_backbone(name, weights="imagenet", input_shape=None, preprocessing="aut
         >>> base = load_backbone("resnet50", weights=None, input_shape=(64, 64, 3))
         >>> base.output_shape
         (None, 2, 2, 2048)
+        >>> load_backbone("resnet20", weights=None, dtype="mixed_bfloat16").get_layer("conv1_conv").compute_dtype
+        'bfloat16'
     """
     config = zoo.get_config(name)
     mode = config.preprocessing
@@ -69,13 +121,14 @@ def load_backbone(name, weights="imagenet", input_shape=None, preprocessing="aut
                              f"Received: preprocessing={preprocessing!r}")
         mode = preprocessing
     input_shape = tuple(input_shape or config.input_shape)
-    inputs = keras.Input(shape=input_shape, name="image")
-    x = ImagePreprocessing(mode, name="preprocess")(inputs) if mode else inputs
-    build = _keras_base if config.keras_app else _zoo_base
-    features = build(config, x, weights, input_shape)
-    # One flat model, preprocessing first, under the architecture's name; the record's
-    # name and the groups travel with it (transfer.models.Backbone).
-    return Backbone(inputs, features, name=config.name, arch=config.name)
+    with policy_scope(dtype):
+        inputs = keras.Input(shape=input_shape, name="image")
+        x = ImagePreprocessing(mode, name="preprocess")(inputs) if mode else inputs
+        build = _keras_base if config.keras_app else _zoo_base
+        features = build(config, x, weights, input_shape)
+        # One flat model, preprocessing first, under the architecture's name; the record's
+        # name and the groups travel with it (transfer.models.Backbone).
+        return Backbone(inputs, features, name=config.name, arch=config.name)
 
 
 def _zoo_base(config, x, weights, input_shape):
@@ -90,8 +143,8 @@ def _zoo_base(config, x, weights, input_shape):
 def _keras_base(config, x, weights, input_shape):
     ctor = getattr(keras.applications, config.keras_app)
     kwargs = dict(include_top=False, input_tensor=x, input_shape=input_shape, pooling=None)
-    if weights is not None and weights != "imagenet" and not os.path.exists(os.fspath(weights)):
-        raise FileNotFoundError(f"No weights file at {os.fspath(weights)!r}. Received: weights={weights!r}")
+    if weights is not None and weights != "imagenet":
+        validation.check_weights_file(weights)  # missing, text or truncated files named, as for zoo models
     try:
         return ctor(weights=weights, **kwargs).outputs[0]
     except Exception as err:

@@ -20,12 +20,14 @@ same data order). A fresh run refuses a folder that holds another run unless
 
 import keras
 from zoo import validation
+from zoo.validation import check_choice
 
 from transfer import checkpoint as ckpt
 from transfer.freezing import freeze, unfreeze
 from transfer.groups import layer_groups
 from transfer.models import head_kind
 from transfer.optimizers import DiscriminativeOptimizer, group_multipliers
+from transfer.schedules import SCHEDULES, phase_learning_rate, steps_per_epoch
 
 DEFAULTS = {  # head kind -> (loss, metrics)
     "binary": ("binary_crossentropy", ["accuracy"]),
@@ -74,7 +76,9 @@ def _per_phase(value, name):
     return pair
 
 
-def _make_optimizer(optimizer, lr):
+def _make_optimizer(optimizer, lr, schedule="constant", steps=None, warmup=0.1):
+    """The phase's optimizer at ``lr``: constant, or warmup then cosine decay over the phase's ``steps``."""
+    lr = phase_learning_rate(lr, schedule, steps, warmup)
     if callable(optimizer) and not isinstance(optimizer, str):
         return optimizer(lr)
     return keras.optimizers.get({"class_name": optimizer, "config": {"learning_rate": lr}})
@@ -83,7 +87,7 @@ def _make_optimizer(optimizer, lr):
 def fine_tune(model, train, validation=None, *, epochs=(5, 5), learning_rate=(1e-3, 1e-4), unfreeze_from=None,
               train_bn=False, lr_decay=None, optimizer="adam", loss=None, metrics=None, patience=3,
               monitor=None, checkpoint_dir=None, resume=False, overwrite=False, jit_compile="auto", batch_size=32,
-              callbacks=(), verbose="auto", on_phase=None):
+              callbacks=(), verbose="auto", on_phase=None, schedule="constant", warmup=0.1):
     """Train ``model`` (from :func:`transfer.attach_head`) in two phases; return a :class:`FineTuneHistory`.
 
     Args:
@@ -114,6 +118,11 @@ def fine_tune(model, train, validation=None, *, epochs=(5, 5), learning_rate=(1e
         verbose: Keras's progress bars.
         on_phase: optional ``f(phase, description)`` called as each phase
             starts (the command line prints it).
+        schedule: ``"constant"`` (each phase at its ``learning_rate``) or
+            ``"cosine"``: per phase, linear warmup over ``warmup`` of its
+            steps, then cosine decay to 0
+            (:func:`transfer.schedules.warmup_cosine`). The steps per epoch
+            come from the arrays' length or the dataset's cardinality.
 
     Example:
         >>> model = transfer.attach_head(transfer.load_backbone("resnet20", weights=None), 10)
@@ -125,6 +134,8 @@ def fine_tune(model, train, validation=None, *, epochs=(5, 5), learning_rate=(1e
     """
     epochs = tuple(_epoch_count(e, "epochs") for e in _per_phase(epochs, "epochs"))
     learning_rate = _per_phase(learning_rate, "learning_rate")
+    check_choice("schedule", schedule, SCHEDULES)  # (`validation` is the data here)
+    steps = steps_per_epoch(train, batch_size) if schedule != "constant" else None
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs the checkpoint_dir of the interrupted run. Received: checkpoint_dir=None")
     if loss is None or metrics is None:
@@ -135,7 +146,8 @@ def fine_tune(model, train, validation=None, *, epochs=(5, 5), learning_rate=(1e
         unfreeze_from = [g for g in layer_groups(model) if g != "head"][-1]
     run = dict(epochs=epochs, learning_rate=learning_rate, unfreeze_from=unfreeze_from, train_bn=train_bn,
                lr_decay=lr_decay, optimizer=optimizer, loss=loss, metrics=metrics, patience=patience,
-               monitor=monitor, batch_size=batch_size if isinstance(train, tuple) else None)
+               monitor=monitor, batch_size=batch_size if isinstance(train, tuple) else None,
+               schedule=schedule, warmup=warmup)
     recorder = ckpt.ResumableCheckpoint.open(checkpoint_dir, model, run, monitor=monitor, resume=resume,
                                              overwrite=overwrite)
     recorder.set_model(model)  # it also saves between phases, outside fit
@@ -161,7 +173,7 @@ def fine_tune(model, train, validation=None, *, epochs=(5, 5), learning_rate=(1e
             if on_phase:
                 on_phase(1, f"head only, backbone frozen, learning rate {learning_rate[0]:g}")
             freeze(model)
-            fit(1, _make_optimizer(optimizer, learning_rate[0]))
+            fit(1, _make_optimizer(optimizer, learning_rate[0], schedule, steps and steps * epochs[0], warmup))
         state.start_phase(2)
         recorder.save()  # phase 1's restored best weights start phase 2, also after a resume
     if epochs[1] > state.epoch_in_phase:
@@ -170,7 +182,7 @@ def fine_tune(model, train, validation=None, *, epochs=(5, 5), learning_rate=(1e
             on_phase(2, f"unfrozen from {unfreeze_from!r}, train_bn={train_bn}, "
                         f"learning rate {learning_rate[1]:g}{extra}")
         unfreeze(model, unfreeze_from, train_bn=train_bn)
-        opt = _make_optimizer(optimizer, learning_rate[1])
+        opt = _make_optimizer(optimizer, learning_rate[1], schedule, steps and steps * epochs[1], warmup)
         if lr_decay:
             opt = DiscriminativeOptimizer(opt, group_multipliers(model, decay=lr_decay))
         fit(2, opt)

@@ -10,17 +10,17 @@ from keras import layers
 from zoo import validation
 from zoo.parts import global_pool
 
+from transfer.backbones import policy_scope, with_policy
 from transfer.models import TransferModel, as_backbone
 
 HEAD_POOLING = ("avg", "max", "flatten")  # a head's pooling of a 4-D feature map
 
 
 def _check(classes, hidden, dropout, pooling, activation):
-    """Validate the head's arguments; return ``(classes, output activation, head kind)``."""
+    """Validate the head's arguments; return ``(classes, hidden, output activation, head kind)``."""
     classes = validation.check_positive_int("classes", classes)
     validation.check_choice("pooling", pooling, HEAD_POOLING)
-    if not all(isinstance(h, int) and h > 0 for h in hidden):
-        raise ValueError(f"`hidden` must be a sequence of positive integers. Received: hidden={hidden!r}")
+    hidden = tuple(validation.check_positive_int("hidden", h) for h in hidden)
     validation.check_range("dropout", dropout, 0, 1)
     if activation == "auto":
         activation = "sigmoid" if classes == 1 else "softmax"
@@ -34,11 +34,12 @@ def _check(classes, hidden, dropout, pooling, activation):
         kind = "binary" if classes == 1 else "multilabel"
     else:
         kind = "regression"
-    return classes, activation, kind
+    return classes, hidden, activation, kind
 
 
-def attach_head(backbone, classes, hidden=(), dropout=0.0, pooling="avg", activation="auto", name=None):
-    """A trainable head on ``backbone``: pool, [Dropout, Dense(relu)] per ``hidden``, Dropout, output.
+def attach_head(backbone, classes, hidden=(), dropout=0.0, pooling="avg", activation="auto", name=None,
+                augment=None, dtype=None):
+    """A trainable head on ``backbone``: [augment], backbone, pool, [Dropout, Dense(relu)] per ``hidden``, output.
 
     Args:
         backbone: a model from :func:`transfer.load_backbone`, any functional
@@ -57,6 +58,15 @@ def attach_head(backbone, classes, hidden=(), dropout=0.0, pooling="avg", activa
             for regression. The head kind this implies is recorded on the
             model (``model.head_kind``).
         name: model name; default ``<backbone>_transfer`` or ``feature_head``.
+        augment: a Keras layer applied to the images before the backbone,
+            e.g. ``datasets.Augment(rotation_range=15, horizontal_flip=True)``
+            or a ``keras.layers.RandomFlip``: it runs only in training,
+            inside the compiled train step (on the accelerator, under XLA),
+            is saved with the model, and is the identity in ``predict``.
+        dtype: a Keras dtype policy for this model, e.g. ``"mixed_bfloat16"``;
+            a backbone built under another policy is copied under this one
+            (same weights). Default: the backbone's policy. The output layer
+            always computes in float32.
 
     Returns:
         A :class:`~transfer.models.TransferModel`.
@@ -67,19 +77,38 @@ def attach_head(backbone, classes, hidden=(), dropout=0.0, pooling="avg", activa
         (None, 1)
         >>> transfer.attach_head(base, 30, activation=None, pooling="flatten").head_kind  # keypoints
         'regression'
+        >>> fast = transfer.attach_head(base, 10, augment=datasets.Augment(rotation_range=10), dtype="mixed_bfloat16")
+        >>> [type(layer).__name__ for layer in fast.layers[:3]], fast.compute_dtype, fast.output.dtype
+        (['InputLayer', 'Augment', 'Backbone'], 'bfloat16', 'float32')
     """
-    hidden = tuple(hidden)
-    classes, out_activation, kind = _check(classes, hidden, dropout, pooling, activation)
+    classes, hidden, out_activation, kind = _check(classes, tuple(hidden), dropout, pooling, activation)
     if isinstance(backbone, keras.Model):
         backbone = as_backbone(backbone)
+        dtype = dtype or backbone.dtype_policy
+        backbone = with_policy(backbone, dtype)
+    with policy_scope(dtype):
+        return _build(backbone, classes, hidden, dropout, pooling, out_activation, kind, name, augment)
+
+
+def _build(backbone, classes, hidden, dropout, pooling, out_activation, kind, name, augment):
+    """The head model's graph (under the caller's dtype policy)."""
+    if isinstance(backbone, keras.Model):
         inputs = keras.Input(shape=backbone.input_shape[1:], name="image")
+        x = inputs
+        if augment is not None:
+            if not isinstance(augment, keras.layers.Layer):
+                raise TypeError(f"`augment` must be a Keras layer (e.g. datasets.Augment(...)). "
+                                f"Received: augment={augment!r}")
+            x = augment(x)  # Keras passes fit()'s training=True to it, predict()'s False
         # Keras's guide calls the base with training=False. In Keras 3 fit()'s
         # training=True still reaches the base's layers (keras-team/keras#20285),
         # so what keeps BatchNorm in inference mode is its trainable=False, which
         # transfer.freeze/unfreeze manage.
-        x = backbone(inputs, training=False)
+        x = backbone(x, training=False)
         default_name = f"{backbone.name}_transfer"
     else:
+        if augment is not None:
+            raise ValueError("A head on cached features cannot augment images. Received: augment=<layer>")
         inputs = keras.Input(shape=tuple(backbone), name="features")
         x, default_name = inputs, "feature_head"
     if len(x.shape) == 4:
@@ -92,7 +121,8 @@ def attach_head(backbone, classes, hidden=(), dropout=0.0, pooling="avg", activa
         x = layers.Dense(units, activation="relu", name=f"head_fc{i}")(x)
     if dropout:
         x = layers.Dropout(dropout, name="head_drop")(x)
-    outputs = layers.Dense(classes, activation=out_activation, name="predictions")(x)
+    # float32 output whatever the policy: a softmax or a loss in bfloat16 loses precision.
+    outputs = layers.Dense(classes, activation=out_activation, name="predictions", dtype="float32")(x)
     return TransferModel(inputs, outputs, name=name or default_name, head_kind=kind)
 
 

@@ -45,14 +45,20 @@ class _Identity(keras.Model):
             setattr(self, field, value)
 
     def get_config(self):
-        return {**super().get_config(), **{f: getattr(self, f) for f in self.FIELDS}}
+        # The model's own dtype policy decides loss scaling at compile time (mixed_float16);
+        # Functional's config does not keep it, so it travels with the identity fields.
+        return {**super().get_config(), **{f: getattr(self, f) for f in self.FIELDS},
+                "dtype": keras.saving.serialize_keras_object(self.dtype_policy)}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
         fields = {f: config.pop(f, None) for f in cls.FIELDS}
+        dtype = config.pop("dtype", None)
         model = super().from_config(config, custom_objects=custom_objects)
         model._set_identity(**fields)
+        if dtype is not None:  # Functional's constructor drops a dtype argument: set it after
+            model.dtype_policy = keras.saving.deserialize_keras_object(dtype)
         return model
 
 

@@ -1,50 +1,79 @@
-"""Discriminative learning rates: one optimizer, a learning-rate multiplier per variable group.
+"""Discriminative learning rates on Keras's own ``MultiOptimizer``: one optimizer per multiplier.
 
-Keras 3 has no per-variable learning rate. Scaling the *gradients* is not the
-same thing for adaptive optimizers (Adam's update is invariant to the
-gradient's scale), so this wrapper scales the *update* instead: it lets the
-inner optimizer step, then moves each variable only ``multiplier`` of the way
-from its old value to the new one. That is exact for any optimizer
-(SGD, momentum, Adam, AdamW's decoupled decay) and is written with
-``keras.ops`` only, so it compiles under XLA (``jit_compile=True``) and on
-JAX. Cost: one copy of the variables that have a multiplier other than 1.
+Keras 3.15's ``keras.optimizers.MultiOptimizer`` sends each variable to an
+optimizer chosen by the variable. :class:`DiscriminativeOptimizer` is that,
+set up from one optimizer and ``{pattern: multiplier}``: it makes one copy of
+the optimizer per distinct multiplier, at ``multiplier`` times its learning
+rate (a schedule is scaled with :class:`transfer.schedules.ScaledSchedule`),
+and routes each variable to the copy of the first pattern its ``path``
+matches. Scaling the *learning rate* (not the gradient) is what makes the
+update exactly ``multiplier`` times as large for adaptive optimizers too
+(Adam's step does not depend on the gradient's scale). Keras then does the
+rest: XLA and JAX (``stateless_apply``), ``tf.distribute``, and the loss-scale
+wrapper that ``compile`` adds for ``mixed_float16`` models.
 
-Hand-written because Keras has no such feature; modelled on
-``keras.optimizers.LossScaleOptimizer``, Keras's own wrapper.
+Earlier versions wrapped the inner optimizer and rescaled each step by hand
+through private Keras attributes; that class is gone, its name and
+``multipliers`` stay.
 """
 
 import fnmatch
 
 import keras
-from keras import ops
-from keras.src.utils import tracking
+
+from transfer.schedules import ScaledSchedule
+
+
+def _scaled_copy(optimizer, factor):
+    """A new optimizer like ``optimizer`` whose learning rate (or schedule) is ``factor`` times its own."""
+    config = optimizer.get_config()
+    rate = config["learning_rate"]
+    if isinstance(rate, dict):  # a serialized schedule
+        config["learning_rate"] = ScaledSchedule(keras.optimizers.schedules.deserialize(rate), factor)
+    else:
+        config["learning_rate"] = float(rate) * factor
+    config["name"] = f"{config['name']}_x{factor:g}"
+    return type(optimizer).from_config(config)
 
 
 @keras.saving.register_keras_serializable(package="transfer")
-class DiscriminativeOptimizer(keras.optimizers.Optimizer):
-    """Wrap ``inner_optimizer``; multiply its learning rate per variable by the first matching pattern.
+class DiscriminativeOptimizer(keras.optimizers.MultiOptimizer):
+    """``inner_optimizer`` with a learning-rate multiplier per variable: the first matching pattern's.
 
     Args:
-        inner_optimizer: a Keras optimizer (instance, name or config).
+        inner_optimizer: a Keras optimizer (instance, name or config); it
+            serves the variables whose multiplier is 1.
         multipliers: ``{pattern: multiplier}``; patterns are fnmatch patterns
             matched, in order, against each variable's ``path`` (e.g.
             ``"conv4_block1_1_conv/kernel"``). :func:`group_multipliers`
             builds one from layer groups.
         default: the multiplier of variables no pattern matches.
+        loss_scale_factor, name: as for any Keras optimizer.
+
+    ``learning_rate`` reads (and sets, for a float) the rate of multiplier 1.
 
     Example:
         >>> opt = DiscriminativeOptimizer(keras.optimizers.Adam(1e-4), {"conv3_*": 0.1, "conv4_*": 0.3})
+        >>> [round(float(o.learning_rate), 8) for o in opt.by_multiplier.values()]
+        [0.0001, 1e-05, 3e-05]
         >>> zoo.resnet20().compile(opt, "sparse_categorical_crossentropy", jit_compile=True)
     """
 
-    def __init__(self, inner_optimizer, multipliers=None, default=1.0, name=None, **kwargs):
-        super().__init__(learning_rate=0.0, name=name or "discriminative", **kwargs)
-        self.inner_optimizer = keras.optimizers.get(inner_optimizer)
-        self.multipliers = dict(multipliers or {})
-        self.default = float(default)
-        for pattern, mult in self.multipliers.items():
-            if not isinstance(mult, (int, float)) or mult < 0:
+    def __init__(self, inner_optimizer, multipliers=None, default=1.0, loss_scale_factor=None, name=None):
+        inner = keras.optimizers.get(inner_optimizer)
+        multipliers = dict(multipliers or {})
+        for pattern, mult in {**multipliers, "(default)": default}.items():
+            if isinstance(mult, bool) or not isinstance(mult, (int, float)) or mult < 0:
                 raise ValueError(f"Multipliers must be non-negative numbers. Received: {pattern!r}: {mult!r}")
+        by_multiplier = {1.0: inner}
+        for mult in (float(default), *map(float, multipliers.values())):
+            if mult not in by_multiplier:
+                by_multiplier[mult] = _scaled_copy(inner, mult)
+        super().__init__(self._optimizer_for, loss_scale_factor=loss_scale_factor, name=name or "discriminative")
+        self.inner_optimizer = inner
+        self.multipliers = multipliers
+        self.default = float(default)
+        self.by_multiplier = by_multiplier
 
     def multiplier_for(self, variable):
         """The learning-rate multiplier of ``variable`` (first matching pattern, else ``default``)."""
@@ -54,29 +83,9 @@ class DiscriminativeOptimizer(keras.optimizers.Optimizer):
                 return float(mult)
         return self.default
 
-    @tracking.no_automatic_dependency_tracking
-    def build(self, var_list):
-        self.inner_optimizer.build(var_list)
-        super().build(var_list)
-
-    @property
-    def variables(self):
-        return self._variables + self.inner_optimizer.variables
-
-    def apply(self, grads, trainable_variables=None):
-        if not self.built:
-            with keras.name_scope(self.name, caller=self):
-                self.build(trainable_variables)
-            self.built = True
-        tvs = list(trainable_variables) if trainable_variables is not None else self._trainable_variables
-        mults = [self.multiplier_for(v) for v in tvs]
-        # Read the old values before the inner step (ordered by the backend: TF's
-        # automatic control dependencies, JAX's stateless scope).
-        before = [ops.copy(ops.convert_to_tensor(v)) if m != 1.0 else None for v, m in zip(tvs, mults)]
-        self.inner_optimizer.apply(grads, trainable_variables=trainable_variables)
-        for v, old, m in zip(tvs, before, mults):
-            if old is not None:
-                v.assign(old + ops.cast(m, old.dtype) * (ops.convert_to_tensor(v) - old))
+    def _optimizer_for(self, variable):
+        # MultiOptimizer's routing function: called once per variable when it builds.
+        return self.by_multiplier[self.multiplier_for(variable)]
 
     @property
     def learning_rate(self):
@@ -84,21 +93,17 @@ class DiscriminativeOptimizer(keras.optimizers.Optimizer):
 
     @learning_rate.setter
     def learning_rate(self, value):
-        self.inner_optimizer.learning_rate = value
-
-    @property
-    def iterations(self):
-        return self.inner_optimizer.iterations
-
-    def finalize_variable_values(self, var_list):
-        self.inner_optimizer.finalize_variable_values(var_list)
+        # For callbacks that set a float rate (ReduceLROnPlateau): every copy keeps its multiple.
+        for mult, optimizer in self.by_multiplier.items():
+            optimizer.learning_rate = value * mult
 
     def get_config(self):
         return {
-            "name": self.name,
             "inner_optimizer": keras.saving.serialize_keras_object(self.inner_optimizer),
             "multipliers": self.multipliers,
             "default": self.default,
+            "loss_scale_factor": self.loss_scale_factor,
+            "name": self.name,
         }
 
     @classmethod
@@ -115,8 +120,9 @@ def group_multipliers(model, decay=0.3, head=1.0):
     nothing until they are unfrozen.
 
     Example:
-        >>> group_multipliers(resnet20_model, decay=0.5)     # doctest: +SKIP
-        {'head_*': 1.0, 'predictions/*': 1.0, 'conv4_*': 1.0, 'conv3_*': 0.5, 'conv2_*': 0.25, ...}
+        >>> model = transfer.attach_head(transfer.load_backbone("cnn_mnist", weights=None), 10)
+        >>> group_multipliers(model, decay=0.5)
+        {'predictions/*': 1.0, 'block2_conv/*': 1.0, 'block1_conv/*': 0.5}
     """
     from transfer.groups import layer_groups
 
@@ -125,7 +131,8 @@ def group_multipliers(model, decay=0.3, head=1.0):
     groups = layer_groups(model)
     out = {}
     for layer in groups.pop("head", []):
-        out[f"{layer.name}/*"] = float(head)
+        if layer.weights:
+            out[f"{layer.name}/*"] = float(head)
     for depth, (group, members) in enumerate(reversed(groups.items())):
         for layer in members:
             if layer.weights:

@@ -34,6 +34,11 @@ class ImagePreprocessing(keras.layers.Layer):
       std (DenseNet); needs 3 channels.
     - ``"rescale"``: scale to [0, 1] (the zoo's tutorial and CIFAR networks).
 
+    The arithmetic runs in float32 whatever the layer's dtype policy, then the
+    result is cast to its compute dtype: a caffe mean subtracted in bfloat16
+    (8 bits of mantissa) would lose whole grey levels. So the layer does not
+    autocast its inputs.
+
     Example:
         >>> layer = ImagePreprocessing("tf")
         >>> float(layer(np.full((1, 2, 2, 3), 255.0))[0, 0, 0, 0])
@@ -41,6 +46,7 @@ class ImagePreprocessing(keras.layers.Layer):
     """
 
     def __init__(self, mode="caffe", **kwargs):
+        kwargs.setdefault("autocast", False)  # raw pixels in as they come (float32, uint8), not bfloat16
         super().__init__(**kwargs)
         if mode not in MODES:
             raise ValueError(f"`mode` must be one of {MODES}. Received: mode={mode!r}")
@@ -54,17 +60,17 @@ class ImagePreprocessing(keras.layers.Layer):
             )
 
     def call(self, x):
-        x = ops.cast(x, self.compute_dtype)
+        return ops.cast(self._normalise(ops.cast(x, "float32")), self.compute_dtype)
+
+    def _normalise(self, x):
         if self.mode == "tf":
             return x / 127.5 - 1.0
         if self.mode == "rescale":
             return x / 255.0
         if self.mode == "torch":
-            mean = ops.convert_to_tensor(TORCH_MEAN, dtype=x.dtype)
-            std = ops.convert_to_tensor(TORCH_STD, dtype=x.dtype)
-            return (x / 255.0 - mean) / std
+            return (x / 255.0 - ops.convert_to_tensor(TORCH_MEAN)) / ops.convert_to_tensor(TORCH_STD)
         # caffe: reverse the channel axis (RGB -> BGR), then centre on the BGR mean.
-        return ops.flip(x, axis=-1) - ops.convert_to_tensor(CAFFE_MEAN_BGR, dtype=x.dtype)
+        return ops.flip(x, axis=-1) - ops.convert_to_tensor(CAFFE_MEAN_BGR)
 
     def compute_output_shape(self, input_shape):
         return input_shape
