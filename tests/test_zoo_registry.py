@@ -39,9 +39,7 @@ def test_register_model_takes_the_function_name_and_refuses_duplicates():
             def tiny_test_net(**kwargs):  # noqa: F811
                 return None
     finally:
-        from zoo import registry
-        registry._BUILDERS.pop("tiny_test_net", None)
-        registry._CONFIGS.pop("tiny_test_net", None)
+        zoo.unregister("tiny_test_net")
 
 
 @pytest.mark.parametrize(

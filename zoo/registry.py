@@ -30,7 +30,10 @@ def register_config(*configs):
     """Add architecture records; a name may be registered once.
 
     Example:
-        >>> register_config(ArchConfig("my_net", (28, 28, 1), 8, "rescale", "stages"))   # doctest: +SKIP
+        >>> register_config(ArchConfig("my_record", (28, 28, 1), 8, "rescale", "stages"))
+        >>> get_config("my_record").min_size
+        8
+        >>> unregister("my_record")
     """
     for config in configs:
         if not isinstance(config, ArchConfig):
@@ -54,6 +57,9 @@ def register_model(fn=None, *, default_input_shape=None, min_size=None, preproce
     Example:
         >>> @register_model(default_input_shape=(28, 28, 1), min_size=8)
         ... def my_net(*, classes=10): ...
+        >>> "my_net" in list_models()
+        True
+        >>> unregister("my_net")
     """
 
     def wrap(builder):
@@ -72,6 +78,21 @@ def register_model(fn=None, *, default_input_shape=None, min_size=None, preproce
         return builder
 
     return wrap(fn) if fn is not None else wrap
+
+
+def unregister(name):
+    """Remove ``name``'s builder and record (e.g. after trying out your own model in a notebook).
+
+    Example:
+        >>> unregister("no_such_model")
+        Traceback (most recent call last):
+        ...
+        ValueError: Nothing is registered as 'no_such_model'.
+    """
+    if name not in _CONFIGS and name not in _BUILDERS:
+        raise ValueError(f"Nothing is registered as {name!r}.")
+    _BUILDERS.pop(name, None)
+    _CONFIGS.pop(name, None)
 
 
 def list_models(pattern="*"):
