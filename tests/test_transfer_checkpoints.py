@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 import transfer
+from interrupting import Interrupt, StopAt
 from datasets import digits as digit_data
 from transfer import checkpoint
 from zoo import files
@@ -35,22 +36,6 @@ def _model(seed=0, hidden=(32,)):
 
 def _batches(data):
     return tf.data.Dataset.from_tensor_slices(data).batch(64)  # one order every epoch, in every process
-
-
-class _Interrupt(Exception):
-    pass
-
-
-class _StopAt(keras.callbacks.Callback):
-    """Dies as epoch ``epoch`` begins: the previous epoch's checkpoint is complete."""
-
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise _Interrupt(f"interrupted at epoch {epoch}")
 
 
 def _run(model, digits, folder, **kwargs):
@@ -92,19 +77,19 @@ def test_state_and_the_weights_it_names_always_agree(digits, tmp_path, monkeypat
     def killed_on_second_state(obj, path):
         writes.append(path)
         if len(writes) == 2:
-            raise _Interrupt("killed after epoch 2's weights, before its state")
+            raise Interrupt("killed after epoch 2's weights, before its state")
         return real_write(obj, path)
 
     monkeypatch.setattr(checkpoint, "atomic_write_json", killed_on_second_state)
     model = _model()
-    with pytest.raises(_Interrupt):
+    with pytest.raises(Interrupt):
         _run(model, digits, tmp_path, patience=None, callbacks=[record])
     monkeypatch.undo()
     assert transfer.read_state(tmp_path)["history"]["loss"].__len__() == 1
     resumed, seen = _model(seed=5), []
     grab = keras.callbacks.LambdaCallback(on_train_begin=lambda logs: seen.append(resumed.get_weights()))
-    with pytest.raises(_Interrupt):
-        _run(resumed, digits, tmp_path, patience=None, resume=True, callbacks=[grab, _StopAt(1)])
+    with pytest.raises(Interrupt):
+        _run(resumed, digits, tmp_path, patience=None, resume=True, callbacks=[grab, StopAt(1)])
     for restored, after_epoch_1 in zip(seen[0], snapshots[0]):
         np.testing.assert_array_equal(restored, after_epoch_1)  # the state's epoch, not the next one
 
@@ -155,8 +140,8 @@ def test_resumed_run_ends_like_the_uninterrupted_run(digits, tmp_path, interrupt
     whole = _model()
     history = _run(whole, digits, tmp_path / "whole", lr_decay=lr_decay)
     assert lr_decay or history.phase_epochs == [2, 3]  # stopped early, as the scenario needs
-    with pytest.raises(_Interrupt):
-        _run(_model(), digits, tmp_path / "cut", lr_decay=lr_decay, callbacks=[_StopAt(interrupt_at)])
+    with pytest.raises(Interrupt):
+        _run(_model(), digits, tmp_path / "cut", lr_decay=lr_decay, callbacks=[StopAt(interrupt_at)])
     state = transfer.read_state(tmp_path / "cut")
     assert state["epoch_in_phase"] > 0  # cut inside a phase: the optimizer's moments matter
     resumed = _model(seed=5)  # a fresh process would start from new random weights
@@ -178,13 +163,13 @@ class _DieAtTrainEnd(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         self.ends += 1
         if self.ends == self.n:
-            raise _Interrupt("killed as phase 2 ends")
+            raise Interrupt("killed as phase 2 ends")
 
 
 def test_resume_after_early_stopping_ended_the_phase(digits, tmp_path):
     whole = _model()
     _run(whole, digits, tmp_path / "whole")
-    with pytest.raises(_Interrupt):
+    with pytest.raises(Interrupt):
         _run(_model(), digits, tmp_path / "cut", callbacks=[_DieAtTrainEnd(2)])
     state = transfer.read_state(tmp_path / "cut")
     assert state["early_stopping"]["stopped_epoch"] == 4 and state["epoch_in_phase"] == 3

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import transfer
+from interrupting import Interrupt, StopAt
 from datasets import digits as digit_data
 
 
@@ -55,27 +56,13 @@ def test_fine_tune_with_tf_data(digits16):
     assert sorted(result.history) == ["accuracy", "loss"] and result.phase_epochs == [1, 1]
 
 
-class _Interrupt(Exception):
-    pass
-
-
-class _StopAt(keras.callbacks.Callback):
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise _Interrupt(f"interrupted at epoch {epoch}")
-
-
 def test_interrupted_run_resumes(digits16, tmp_path):
     x, y = digits16
     train, val = (x[:300], y[:300]), (x[300:500], y[300:500])
     kwargs = dict(epochs=(2, 2), patience=None, verbose=0, checkpoint_dir=tmp_path)
     model = _model()
-    with pytest.raises(_Interrupt):
-        transfer.fine_tune(model, train, val, callbacks=[_StopAt(3)], **kwargs)  # dies in phase 2, epoch 2
+    with pytest.raises(Interrupt):
+        transfer.fine_tune(model, train, val, callbacks=[StopAt(3)], **kwargs)  # dies in phase 2, epoch 2
     state = transfer.read_state(tmp_path)
     assert (state["phase"], state["epoch_in_phase"], state["phase1_epochs"]) == (2, 1, 2)
     saved = [np.array(w) for w in keras.saving.load_model(tmp_path / "best.keras").weights]
