@@ -27,6 +27,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import transfer  # noqa: E402
+from datasets import digits  # noqa: E402
 from transfer import demo  # noqa: E402
 
 PATIENCE, BATCH = 10, 16
@@ -71,11 +72,12 @@ def main():
     parser.add_argument("--shots", type=int, default=demo.SHOTS)
     args = parser.parse_args()
     out = tempfile.mkdtemp(prefix="bench_recipes_")
-    x, y = demo.digits()
-    weights, pre_acc, _ = demo.pretrain(x, y, out, demo.BACKBONE, args.pre_epochs, log=None)
+    x, y = digits.load_canvases()
+    weights, history = demo.pretrain(x, y, out, demo.BACKBONE, args.pre_epochs)
+    pre_acc = max(history["val_accuracy"])
     scores = {name: [] for name in RECIPES}
     for seed in args.seeds:
-        train, val, (xte, yte) = demo.few_shot_split(x, y, range(5, 10), args.shots, seed)
+        train, val, (xte, yte) = digits.few_shot_split(x, y, range(5, 10), args.shots, seed)
         for name, recipe in RECIPES.items():
             model = _model(weights, x.shape[1:], seed)
             recipe(model, train, val, args.epochs)

@@ -25,13 +25,17 @@ CANVAS = 20  # default canvas height and width
 DIGIT = 12   # default height and width of each upsampled digit
 
 
-def load_small(size=DIGIT):
+def load_small(size=DIGIT, channel=False):
     """``(images, labels)``: the 1,797 digits upsampled to (N, size, size), float32 0-255, labels int32.
+
+    ``channel=True`` adds a last axis of 1: (N, size, size, 1), an image batch for a model.
 
     Example:
         >>> x, y = load_small(16)
         >>> x.shape, y.shape, y.dtype
         ((1797, 16, 16), (1797,), dtype('int32'))
+        >>> load_small(16, channel=True)[0].shape
+        (1797, 16, 16, 1)
     """
     import keras
     from sklearn.datasets import load_digits
@@ -40,7 +44,8 @@ def load_small(size=DIGIT):
     data = load_digits()
     x = data.images[..., None].astype("float32") * (255.0 / 16.0)  # the digits are 0-16 grey levels
     x = keras.ops.convert_to_numpy(keras.ops.image.resize(x, (size, size), interpolation="bilinear"))
-    return np.clip(x[..., 0], 0, 255).astype("float32"), data.target.astype("int32")
+    x = np.clip(x if channel else x[..., 0], 0, 255).astype("float32")
+    return x, data.target.astype("int32")
 
 
 def place(images, canvas=CANVAS, seed=0):

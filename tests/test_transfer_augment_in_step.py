@@ -36,9 +36,9 @@ def _augment():
 
 
 def _images(n=16):
-    from transfer import demo
+    from datasets import digits as digit_data
 
-    x, y = demo.digits(16)
+    x, y = digit_data.load_small(16, channel=True)
     return np.repeat(x[:n], 3, axis=-1), y[:n] % 3
 
 

@@ -21,8 +21,7 @@ RESUME_ATOL = 1e-6
 
 @pytest.fixture(scope="module")
 def digits():
-    x, y = digit_data.load_small(16)
-    x = x[..., None]
+    x, y = digit_data.load_small(16, channel=True)
     rng = np.random.default_rng(0)
     # Validation labels at random: validation loss soon rises, so EarlyStopping acts and restores weights.
     return (x[:256], y[:256]), (x[256:384], rng.permutation(y[256:384]))

@@ -14,8 +14,7 @@ from datasets import digits as digit_data
 
 @pytest.fixture(scope="module")
 def digits16():
-    x, y = digit_data.load_small(16)
-    x = x[..., None]
+    x, y = digit_data.load_small(16, channel=True)
     return x, y
 
 

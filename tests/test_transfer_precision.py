@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import transfer
-from transfer import demo
+from datasets import digits as digit_data
 
 POLICIES = ("mixed_bfloat16", "mixed_float16")
 LOW = {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}
@@ -20,7 +20,7 @@ def _float32_after():
 
 @pytest.fixture(scope="module")
 def digits16():
-    x, y = demo.digits(16)
+    x, y = digit_data.load_small(16, channel=True)
     return x[:480], y[:480]
 
 
@@ -70,7 +70,7 @@ def test_dtype_argument_is_for_one_model():
     assert keras.mixed_precision.dtype_policy().name == "float32"
     assert base.get_layer("conv1_conv").compute_dtype == "float32"  # the float32 backbone was copied, not changed
     assert transfer.layer_groups(fast).keys() == transfer.layer_groups(transfer.attach_head(base, 10)).keys()
-    x = demo.digits(16)[0][:8]
+    x = digit_data.load_small(16, channel=True)[0][:8]
     plain = keras.Model(fast.input, fast.output)  # the same weights...
     full = transfer.attach_head(base, 10)
     full.get_layer("predictions").set_weights(fast.get_layer("predictions").get_weights())
@@ -91,9 +91,9 @@ def test_jax_policies_learn(run_jax):
     out = run_jax("""
         import sys; sys.path.insert(0, "tests")
         import keras, numpy as np, transfer
-        from transfer import demo
+        from datasets import digits as digit_data
         from test_transfer_precision import LOW, _check_model, _fine_tune
-        x, y = demo.digits(16)
+        x, y = digit_data.load_small(16, channel=True)
         for policy in ("mixed_bfloat16", "mixed_float16"):
             keras.mixed_precision.set_dtype_policy(policy)
             keras.utils.set_random_seed(0)

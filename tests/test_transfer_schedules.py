@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import transfer
-from transfer import demo
+from datasets import digits as digit_data
 from transfer.schedules import steps_per_epoch, warmup_cosine
 
 
@@ -27,7 +27,7 @@ def _model():
 
 
 def test_each_phase_warms_up_then_decays():
-    x, y = demo.digits(16)
+    x, y = digit_data.load_small(16, channel=True)
     rates = _Rates()
     result = transfer.fine_tune(_model(), (x[:320], y[:320]), None, epochs=(2, 3), learning_rate=(1e-2, 1e-3),
                                 lr_decay=0.5, schedule="cosine", warmup=0.2, batch_size=32, patience=None,
@@ -51,7 +51,7 @@ def test_steps_per_epoch_from_tf_data():
 
 
 def test_wrong_schedule_is_refused():
-    x, y = demo.digits(16)
+    x, y = digit_data.load_small(16, channel=True)
     with pytest.raises(ValueError, match="schedule"):
         transfer.fine_tune(_model(), (x[:32], y[:32]), epochs=1, schedule="linear", verbose=0)
 

@@ -103,8 +103,9 @@ def _compiled(model):
     return model
 
 
-def pretrain(x, y, out, backbone_name, epochs, runs, verbose=0):
+def pretrain(x, y, out, backbone_name, epochs, runs=None, verbose=0):
     """Train ``backbone_name`` + a head on digits 0-4; save the backbone's weights; return (path, history)."""
+    runs = runs or _Runs(None, None)
     keras.utils.set_random_seed(0)
     mask = y < 5
     xs, ys = x[mask], y[mask]
