@@ -84,3 +84,11 @@ def test_a_backbone_returning_a_one_element_list_takes_a_head():
     two = keras.Model(inputs, [features, features], name="two")
     with pytest.raises(ValueError, match="one output"):
         transfer.attach_head(two, 2)
+
+
+def test_every_record_scheme_has_rules():
+    from transfer.groups import SCHEMES
+    from zoo.configs import GROUP_SCHEMES
+
+    assert set(SCHEMES) | {"stages"} == set(GROUP_SCHEMES)
+    assert {zoo.get_config(n).groups for n in zoo.list_configs()} <= set(GROUP_SCHEMES)
