@@ -39,7 +39,7 @@ def test_fine_tune_two_phases_on_digits(digits16, tmp_path):
     assert isinstance(model.optimizer, transfer.DiscriminativeOptimizer)
     report = transfer.trainable_report(model)
     assert report["block1"][2] == 0 and report["block2"][2] > 0
-    best, _ = transfer.load_model(result.best_path)
+    best = transfer.load_model(result.best_path)
     assert best.predict(x[:4], verbose=0).shape == (4, 10)
     assert result.best == pytest.approx(min(result.history["val_loss"]))
     fig = result.plot(tmp_path / "curves.png")

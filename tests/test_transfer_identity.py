@@ -87,8 +87,9 @@ def test_a_backbone_returning_a_one_element_list_takes_a_head():
 
 
 def test_every_record_scheme_has_rules():
-    from transfer.groups import SCHEMES
-    from zoo.configs import GROUP_SCHEMES
+    from zoo.groups import GROUP_SCHEMES, SCHEMES
 
-    assert set(SCHEMES) | {"stages"} == set(GROUP_SCHEMES)
-    assert {zoo.get_config(n).groups for n in zoo.list_configs()} <= set(GROUP_SCHEMES)
+    assert {zoo.get_arch(n).group_scheme for n in zoo.list_configs()} <= set(SCHEMES) | {"stages"}
+    with pytest.raises(ValueError, match=r"`group_scheme` must be one of .*Received: group_scheme='mobilenet'"):
+        zoo.ArchConfig("no_rules", (32, 32, 3), 8, "tf", "mobilenet")
+    assert GROUP_SCHEMES[-1] == "stages" and zoo.get_arch("resnet50").groups == "resnet"  # the old field name

@@ -26,7 +26,7 @@ def test_save_without_names_removes_stale_names(tmp_path):
     path = tmp_path / "m.keras"
     transfer.save_model(_model(), path, class_names=list("abcde"))
     transfer.save_model(_model(), path)  # a new model, saved without names
-    model, names = transfer.load_model(path)
+    names = transfer.load_model(path).class_names
     assert names is None and not (tmp_path / "m.classes.json").exists()
 
 
@@ -49,7 +49,10 @@ def test_model_with_a_flexible_input_size(tmp_path):
     own = transfer.predict_files(model, [small, wide], top=2)  # each image at its own size
     assert [f for f, _ in own] == [small, wide] and not own.skipped
     resized = transfer.predict_files(model, [small, wide], top=2, size=(12, 12))
-    assert resized[0][1] == own[0][1]  # already 12x12: the same input, the same scores
+    # Already 12x12: the same input, the same class order and scores (up to float rounding: oneDNN's kernels
+    # differ between a batch of 1 and of 2).
+    assert [c for c, _ in resized[0][1]] == [c for c, _ in own[0][1]]
+    np.testing.assert_allclose([p for _, p in resized[0][1]], [p for _, p in own[0][1]], rtol=1e-5)
     with pytest.raises(ValueError, match=r"`size` can only be given for a model with a flexible input size"):
         transfer.predict_files(_model(input_shape=(12, 12, 3)), [small], size=(16, 16))
 

@@ -64,8 +64,24 @@ def test_imagenet_weights_need_the_imagenet_classifier():
         zoo.resnet50(weights="imagenet", classes=10)
 
 
-def test_sequential_builder_refuses_an_input_tensor():
+def test_sequential_builder_chains_its_layers_on_an_input_tensor():
     import keras
+    import numpy as np
 
-    with pytest.raises(ValueError, match="cnn_mnist"):
-        zoo.cnn_mnist_sequential(input_tensor=keras.Input((28, 28, 1)))
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((28, 28, 1))
+    chained = zoo.cnn_mnist_sequential(input_tensor=keras.layers.Rescaling(1 / 255)(inputs))
+    assert chained.inputs[0] is inputs and [layer.name for layer in chained.layers][2:4] == ["block1_conv",
+                                                                                             "block1_pool"]
+    alone = keras.Sequential(chained.layers[2:])  # the same layers, so the same weights
+    x = np.random.default_rng(0).uniform(0, 255, (2, 28, 28, 1)).astype("float32")
+    np.testing.assert_allclose(chained.predict(x, verbose=0), alone.predict(x / 255, verbose=0), rtol=1e-5)
+
+
+def test_every_record_builds_through_create_model():
+    """zoo.summary, zoo card and load_backbone share create_model: keras.applications records build there too."""
+    model = zoo.create_model("MobileNet-V2", include_top=False, input_shape=(96, 96, 3))
+    assert model.arch == "mobilenet_v2" and model.output_shape == (None, 3, 3, 1280)
+    assert zoo.summary("mobilenet_v2").total_params == 3538984  # keras.applications' MobileNetV2 with top
+    assert zoo.create_model("resnet20").arch == "resnet20" and zoo.resnet20().arch == "resnet20"
+    assert zoo.get_config is zoo.get_arch  # the old name, kept for one release

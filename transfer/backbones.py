@@ -5,16 +5,13 @@ the last convolutional feature map out, with the network's own input
 preprocessing as its first layer (``preprocess``). What it needs to know
 about the architecture (like fastai's ``model_meta``: where the model comes
 from, how its inputs are normalised, how its layers split into groups) is
-the architecture's record, ``zoo.get_config(name)``.
+the architecture's record, ``zoo.get_arch(name)``.
 """
 
 import contextlib
-import os
-import re
 
 import keras
 import zoo
-from zoo import files, validation
 
 from transfer.models import Backbone
 from transfer.preprocessing import MODES, ImagePreprocessing
@@ -78,7 +75,7 @@ def load_backbone(name, weights="imagenet", input_shape=None, preprocessing="aut
     """The convolutional base of ``name`` without its top, taking raw 0-255 images.
 
     Args:
-        name: an architecture with a record (``zoo.get_config``): a zoo
+        name: an architecture with a record (``zoo.get_arch``): a zoo
             model or a keras.applications model (``"efficientnet_b0"``,
             ``"mobilenet_v2"``, ``"convnext_tiny"``...); spelling-insensitive.
             See :func:`available_backbones`.
@@ -113,7 +110,7 @@ def load_backbone(name, weights="imagenet", input_shape=None, preprocessing="aut
         >>> load_backbone("resnet20", weights=None, dtype="mixed_bfloat16").get_layer("conv1_conv").compute_dtype
         'bfloat16'
     """
-    config = zoo.get_config(name)
+    config = zoo.get_arch(name)
     mode = config.preprocessing
     if preprocessing != "auto":
         if preprocessing is not None and preprocessing not in MODES:
@@ -124,43 +121,10 @@ def load_backbone(name, weights="imagenet", input_shape=None, preprocessing="aut
     with policy_scope(dtype):
         inputs = keras.Input(shape=input_shape, name="image")
         x = ImagePreprocessing(mode, name="preprocess")(inputs) if mode else inputs
-        build = _keras_base if config.keras_app else _zoo_base
-        features = build(config, x, weights, input_shape)
+        # One door for every record (zoo.create_model), built on the preprocessed tensor: one flat graph.
+        features = zoo.create_model(config.name, include_top=False, weights=weights, input_tensor=x,
+                                    input_shape=input_shape, pooling=None).outputs[0]
         # One flat model, preprocessing first, under the architecture's name; the record's
         # name and the groups travel with it (transfer.models.Backbone).
         return Backbone(inputs, features, name=config.name, arch=config.name)
 
-
-def _zoo_base(config, x, weights, input_shape):
-    kwargs = dict(include_top=False, weights=weights, input_shape=input_shape, pooling=None)
-    if config.name == "cnn_mnist_sequential":  # a Sequential model takes no input_tensor: chain its layers
-        for layer in zoo.create_model(config.name, **kwargs).layers:
-            x = layer(x)
-        return x
-    return zoo.create_model(config.name, input_tensor=x, **kwargs).outputs[0]
-
-
-def _keras_base(config, x, weights, input_shape):
-    ctor = getattr(keras.applications, config.keras_app)
-    kwargs = dict(include_top=False, input_tensor=x, input_shape=input_shape, pooling=None)
-    if weights is not None and weights != "imagenet":
-        validation.check_weights_file(weights)  # missing, text or truncated files named, as for zoo models
-    try:
-        return ctor(weights=weights, **kwargs).outputs[0]
-    except Exception as err:
-        if weights != "imagenet" or "URL fetch failure" not in str(err):
-            raise
-        # Keras looks in the cache it resolved at import; look where the zoo looks
-        # too (KERAS_HOME read now), so both kinds of backbone honour the same place.
-        # keras.applications names the file only in its error message.
-        found = re.search(r"(https?://\S+?\.h5)", str(err))
-        fname = found.group(1).rsplit("/", 1)[1] if found else f"{config.name}_notop.h5"
-        target = os.path.join(files.keras_cache("models"), fname)
-        if os.path.exists(target):
-            return ctor(weights=target, **kwargs).outputs[0]
-        raise zoo.WeightsUnavailableError(
-            f"ImageNet weights for {config.name!r} (keras.applications.{config.keras_app}, include_top=False) "
-            f"are not in the Keras cache and could not be downloaded ({err}). Expected the file at "
-            f"{target!r}. Copy {fname} there, or pass its path: "
-            f"transfer.load_backbone({config.name!r}, weights='/path/to/{fname}')."
-        ) from err

@@ -152,8 +152,8 @@ def _demo(args):
 def _predict(args):
     import transfer
 
-    model, names = transfer.load_model(args.model)
-    results = transfer.predict_files(model, args.paths, class_names=names, top=args.top, size=args.size)
+    model = transfer.load_model(args.model)  # its class names come with it
+    results = transfer.predict_files(model, args.paths, top=args.top, size=args.size)
     for path, top in results:
         shown = "  ".join(f"{name}: {p:.3f}" for name, p in top)
         print(f"{path}  {shown}")
@@ -169,7 +169,7 @@ def _backbones(args):
     if not names:
         raise ValueError(f"No backbone matches the pattern. Received: pattern={args.pattern!r}")
     for name in names:
-        config = zoo.get_config(name)
+        config = zoo.get_arch(name)
         built_by = f"keras.applications.{config.keras_app}" if config.keras_app else f"zoo.{name}"
         print(f"{name:<24}{config.source:<7}preprocessing={config.preprocessing or 'inside the model':<18}"
               f"{built_by}")

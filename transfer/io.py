@@ -15,7 +15,7 @@ import numpy as np
 from zoo.files import atomic_write_json
 
 from transfer.checkpoint import atomic_save
-from transfer.models import head_kind
+from transfer.models import TransferModel, head_kind
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
@@ -50,15 +50,22 @@ def check_class_names(names, units, source="class_names"):
 
 
 def save_model(model, path, class_names=None):
-    """Save ``model`` to a ``.keras`` file atomically, and its class names to a JSON beside it.
+    """Save ``model`` to a ``.keras`` file atomically, with its class names inside it.
 
-    Saving without ``class_names`` removes a names file left by an earlier
-    save to the same path, so old names never label a new model.
+    A :class:`~transfer.models.TransferModel` (from ``attach_head``) keeps
+    ``class_names`` in its config, so they travel inside the file (None keeps
+    the names it already has). Any other model gets them in a JSON file beside
+    it (``model.classes.json``). A names file left by an earlier save to the
+    same path is removed, so old names never label a new model.
 
     Example:
         >>> model = transfer.attach_head(transfer.load_backbone("cnn_mnist", weights=None), 5)
         >>> transfer.save_model(model, "digits.keras", class_names=["5", "6", "7", "8", "9"])
         'digits.keras'
+        >>> transfer.load_model("digits.keras").class_names
+        ['5', '6', '7', '8', '9']
+        >>> os.path.exists("digits.classes.json")
+        False
     """
     path = os.fspath(path)
     if class_names is not None:
@@ -67,8 +74,11 @@ def save_model(model, path, class_names=None):
     # The old names go first: a crash in between leaves a model without names, never with wrong ones.
     with contextlib.suppress(FileNotFoundError):
         os.remove(names_file)
+    inside = isinstance(model, TransferModel)
+    if inside and class_names is not None:
+        model.class_names = list(class_names)
     atomic_save(model, path)
-    if class_names is not None:
+    if class_names is not None and not inside:
         atomic_write_json(class_names, names_file)
     return path
 
@@ -105,8 +115,12 @@ def _read_class_names(names_file, units):
 
 
 def load_model(path):
-    """``(model, class_names)`` from a ``.keras`` file; class_names is None without the JSON.
+    """The model in a ``.keras`` file, like ``keras.saving.load_model``, with ``model.class_names`` set.
 
+    The class names come from inside the file (a model saved by
+    :func:`save_model`), else from a ``model.classes.json`` beside it (files
+    written before names travelled inside, or models that are not
+    :class:`~transfer.models.TransferModel`); None if neither has them.
     Errors name the file: missing (FileNotFoundError), truncated or corrupt,
     refused because it holds code (safe mode), or a names file that does not
     fit the model (ValueError).
@@ -114,8 +128,8 @@ def load_model(path):
     Example:
         >>> model = transfer.attach_head(transfer.load_backbone("cnn_mnist", weights=None), 2)
         >>> _ = transfer.save_model(model, "two.keras", class_names=["no", "yes"])
-        >>> model, names = transfer.load_model("two.keras")
-        >>> model.head_kind, names
+        >>> model = transfer.load_model("two.keras")
+        >>> model.head_kind, model.class_names
         ('multiclass', ['no', 'yes'])
     """
     import transfer  # noqa: F401  (registers the custom layer and optimizer before loading)
@@ -123,8 +137,12 @@ def load_model(path):
     path = os.fspath(path)
     model = _load_keras_file(path)
     names_file = class_names_path(path)
-    names = _read_class_names(names_file, model.output_shape[-1]) if os.path.exists(names_file) else None
-    return model, names
+    if getattr(model, "class_names", None) is None:
+        names = _read_class_names(names_file, model.output_shape[-1]) if os.path.exists(names_file) else None
+        model.class_names = names
+    else:
+        check_class_names(list(model.class_names), model.output_shape[-1], source=path)
+    return model
 
 
 def image_files(paths):
@@ -223,6 +241,8 @@ def _read_all(files, input_shape, size):
 def predict_files(model, paths, class_names=None, top=3, size=None):
     """Classify image files: a :class:`Predictions` list of ``(file, [(class, probability), ...])``, best first.
 
+    ``class_names`` default to the ones the model carries (``model.class_names``,
+    set by :func:`save_model` and :func:`load_model`), else the output indices.
     A binary (sigmoid) model reports both classes; a regression model its
     first ``top`` outputs as ``("output i", value)``. Each image is resized
     to the model's input size; a model with a flexible input size
@@ -246,6 +266,8 @@ def predict_files(model, paths, class_names=None, top=3, size=None):
         raise FileNotFoundError(f"No image files ({', '.join(IMAGE_EXTENSIONS)}) in {list(paths)!r}.")
     kind = head_kind(model)
     units = model.output_shape[-1]
+    if class_names is None:  # the names the model carries (set by save_model, read by load_model)
+        class_names = getattr(model, "class_names", None)
     if class_names is not None and kind != "regression":
         class_names = check_class_names(class_names, units)
     images, skipped = _read_all(files, model.input_shape[1:], size)

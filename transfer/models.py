@@ -22,8 +22,8 @@ Example:
 """
 
 import keras
-
-from transfer.groups import derive_groups, explicit_groups
+import zoo
+from zoo.groups import derive_groups, explicit_groups
 
 HEAD_KINDS = ("binary", "multiclass", "multilabel", "regression")
 
@@ -74,14 +74,20 @@ class Backbone(_Identity):
 
     def _set_identity(self, arch=None, groups=None):
         self.arch = arch
-        scheme = None
-        if arch is not None:
-            from zoo import get_config
-
-            scheme = get_config(arch).groups
+        if groups is None:  # saved groups need no record: a loaded model keeps its own
+            groups = derive_groups(self, _record_scheme(arch))
         # JSON turns tuples into lists: store tuples either way.
-        groups = groups if groups is not None else derive_groups(self, scheme)
         self.groups = tuple((g, tuple(names)) for g, names in groups)
+
+
+def _record_scheme(arch):
+    """The group scheme of the architecture record ``arch``; None (guess) for no or an unknown record."""
+    if arch is None:
+        return None
+    try:
+        return zoo.get_arch(arch).group_scheme
+    except ValueError:  # a model saved with a record this process does not have (say, a user's)
+        return None
 
 
 @keras.saving.register_keras_serializable(package="transfer")
@@ -90,14 +96,22 @@ class TransferModel(_Identity):
 
     ``head_kind`` is one of :data:`HEAD_KINDS`; it decides the default loss and
     metrics of :func:`transfer.fine_tune` and how predictions are reported.
+    ``class_names`` (a list, or None) label its outputs; :func:`transfer.save_model`
+    sets them and they travel inside the ``.keras`` file.
     """
 
-    FIELDS = ("head_kind",)
+    FIELDS = ("head_kind", "class_names")
 
-    def _set_identity(self, head_kind=None):
+    def _set_identity(self, head_kind=None, class_names=None):
         if head_kind is not None and head_kind not in HEAD_KINDS:
             raise ValueError(f"`head_kind` must be one of {HEAD_KINDS}. Received: head_kind={head_kind!r}")
         self.head_kind = head_kind
+        self.class_names = None if class_names is None else [str(n) for n in class_names]
+
+    def get_config(self):
+        config = super().get_config()
+        config["class_names"] = None if self.class_names is None else list(self.class_names)
+        return config
 
 
 def as_backbone(model, groups=None, arch=None):

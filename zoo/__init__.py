@@ -36,7 +36,7 @@ from zoo.models.tutorial import (
 )
 from zoo.models import keras_applications  # noqa: F401  (records of keras.applications' models)
 from zoo.registry import (
-    create_model, default_input_shape, get_builder, get_config, list_configs, list_models, min_input_size,
+    create_model, default_input_shape, get_arch, get_builder, get_config, list_configs, list_models, min_input_size,
     register_config, register_model, unregister,
 )
 from zoo.weights import WeightsUnavailableError

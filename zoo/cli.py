@@ -1,7 +1,7 @@
 """The ``zoo`` command line: list the models, print a layer table or a model card.
 
 Installed as the console script ``zoo`` (``python -m zoo`` is the same).
-Every command reads the architecture records (:func:`zoo.get_config`) and
+Every command reads the architecture records (:func:`zoo.get_arch`) and
 measures the built model with :func:`zoo.summary`, so the figures printed are
 the model's own, never a copied table. Errors are one line on stderr and
 exit status 2, as argparse's are.
@@ -70,27 +70,6 @@ def _progress(total):
         yield bar
 
 
-def build_model(name, **kwargs):
-    """Build the architecture ``name``: a zoo builder, or keras.applications for Keras's own models.
-
-    Keras's models are built without weights (``weights=None``): cards and
-    tables need the structure only, and nothing is downloaded.
-
-    Example:
-        >>> build_model("resnet20").name
-        'resnet20'
-    """
-    import keras
-
-    import zoo
-
-    config = zoo.get_config(name)
-    if config.source == "keras":
-        kwargs.setdefault("input_shape", config.input_shape)
-        return getattr(keras.applications, config.keras_app)(weights=None, **kwargs)
-    return zoo.create_model(config.name, **kwargs)
-
-
 def measure(name):
     """``(config, report)`` of architecture ``name`` at its default input.
 
@@ -103,8 +82,8 @@ def measure(name):
 
     import zoo
 
-    config = zoo.get_config(name)
-    report = zoo.summary(build_model(config.name))
+    config = zoo.get_arch(name)
+    report = zoo.summary(zoo.create_model(config.name))
     keras.backend.clear_session()  # a table of 30 models must not keep 30 graphs alive
     return config, report
 
@@ -114,7 +93,7 @@ def weights_text(config):
 
     Example:
         >>> import zoo
-        >>> weights_text(zoo.get_config("resnet50")), weights_text(zoo.get_config("resnet20"))
+        >>> weights_text(zoo.get_arch("resnet50")), weights_text(zoo.get_arch("resnet20"))
         ('imagenet', 'none published')
     """
     if config.source == "keras":
@@ -144,7 +123,7 @@ def card_text(config, report):
         ("minimum input", f"{config.min_size}x{config.min_size}"),
         ("receptive field", rf),
         ("preprocessing", config.preprocessing or "inside the model"),
-        ("layer groups", config.groups),
+        ("layer groups", config.group_scheme),
         ("weights", weights_text(config)),
         ("built by", f"keras.applications.{config.keras_app}" if config.keras_app else f"zoo.{config.name}"),
     ]
@@ -213,7 +192,7 @@ def _summary(args):
     import zoo
 
     kwargs = {key: value for key, value in (("input_shape", args.input_shape), ("classes", args.classes)) if value}
-    print(zoo.summary(build_model(args.name, **kwargs)))
+    print(zoo.summary(zoo.create_model(args.name, **kwargs)))
     return 0
 
 

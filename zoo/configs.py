@@ -13,8 +13,8 @@ function, whose name is the record's name).
 
 Example:
     >>> import zoo
-    >>> cfg = zoo.get_config("resnet50")
-    >>> cfg.input_shape, cfg.preprocessing, cfg.groups, sorted(cfg.weights)
+    >>> cfg = zoo.get_arch("resnet50")
+    >>> cfg.input_shape, cfg.preprocessing, cfg.group_scheme, sorted(cfg.weights)
     ((224, 224, 3), 'caffe', 'resnet', ['imagenet'])
 """
 
@@ -22,14 +22,13 @@ import dataclasses
 from types import MappingProxyType
 from typing import Mapping, Optional, Tuple
 
+from zoo.groups import GROUP_SCHEMES  # how a backbone's layers split into groups: the rules are in zoo.groups
+
 # How raw 0-255 pixels are normalised before the first layer (see transfer.preprocessing):
 # "caffe" RGB->BGR minus the ImageNet mean, "tf" to [-1, 1], "torch" [0, 1] then the ImageNet
 # mean and std, "rescale" to [0, 1]; None: the network rescales inside (EfficientNet, ConvNeXt...).
 PREPROCESSING = ("caffe", "tf", "torch", "rescale", None)
 
-# How a backbone's layers split into groups (rules in transfer.groups): by Keras's layer-name
-# schemes, or "stages": wherever the feature map's resolution halves.
-GROUP_SCHEMES = ("resnet", "blocks", "efficientnet", "convnext", "stages")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +39,7 @@ class WeightFiles:
     checks (Keras publishes MD5s for its application files).
 
     Example:
-        >>> w = zoo.get_config("vgg16").weights["imagenet"]
+        >>> w = zoo.get_arch("vgg16").weights["imagenet"]
         >>> w.file(include_top=False)
         'vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5'
     """
@@ -82,7 +81,8 @@ class ArchConfig:
         input_shape: default (H, W, C).
         min_size: the smallest height and width the strides allow.
         preprocessing: one of :data:`PREPROCESSING`: what the weights expect.
-        groups: one of :data:`GROUP_SCHEMES`: how the layers split into groups.
+        group_scheme: one of :data:`zoo.groups.GROUP_SCHEMES`: how the layers
+            split into groups (the rules are in :mod:`zoo.groups`).
         family: the builder family ("resnet", "vgg", "cifar_resnet", ...);
             free text, for tables and cards.
         classes: outputs of the default classifier.
@@ -97,7 +97,7 @@ class ArchConfig:
     input_shape: Tuple[int, int, int]
     min_size: int
     preprocessing: Optional[str]
-    groups: str
+    group_scheme: str
     family: str = ""
     classes: int = 1000
     weights: Mapping[str, WeightFiles] = dataclasses.field(default_factory=dict)
@@ -109,11 +109,17 @@ class ArchConfig:
         if self.preprocessing not in PREPROCESSING:
             raise ValueError(f"`preprocessing` must be one of {PREPROCESSING}. "
                              f"Received: preprocessing={self.preprocessing!r} for {self.name!r}")
-        if self.groups not in GROUP_SCHEMES:
-            raise ValueError(f"`groups` must be one of {GROUP_SCHEMES}. Received: groups={self.groups!r} "
+        if self.group_scheme not in GROUP_SCHEMES:
+            raise ValueError(f"`group_scheme` must be one of {GROUP_SCHEMES}. "
+                             f"Received: group_scheme={self.group_scheme!r} "
                              f"for {self.name!r}")
         object.__setattr__(self, "input_shape", tuple(self.input_shape))
         object.__setattr__(self, "weights", MappingProxyType(dict(self.weights)))
+
+    @property
+    def groups(self):
+        """Old name of :attr:`group_scheme` (kept for one release)."""
+        return self.group_scheme
 
     @property
     def source(self):

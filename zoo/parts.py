@@ -12,7 +12,7 @@ from keras import layers
 
 from zoo import validation
 from zoo import weights as weights_lib
-from zoo.registry import get_config
+from zoo.registry import get_arch
 
 # Pooling names -> layer class and the layer name keras.applications gives it.
 _POOLING_LAYERS = {
@@ -86,6 +86,7 @@ def make_model(inputs, outputs, *, name, weights, arch, include_top=True):
     """Make the Functional model and load ``weights`` (None, 'imagenet' or a path) for record ``arch``."""
     model = keras.Model(inputs, outputs, name=name)
     weights_lib.load_into(model, weights, arch=arch, include_top=include_top)
+    model.arch = arch  # the record it follows (in memory; as_backbone and load_backbone read it)
     return model
 
 
@@ -100,7 +101,7 @@ def start(name, *, include_top, weights, input_tensor, input_shape, pooling, cla
         >>> tuple(x.shape)
         (None, 32, 32, 3)
     """
-    config = get_config(name)
+    config = get_arch(name)
     classes = check_common(config, include_top=include_top, weights=weights, pooling=pooling, classes=classes,
                            classifier_activation=classifier_activation)
     if channels is None and weights == "imagenet":

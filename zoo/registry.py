@@ -4,15 +4,18 @@ Every architecture the toolkit knows has an :class:`~zoo.configs.ArchConfig`
 record (``register_config``); a zoo model also has a builder, registered with
 ``@register_model`` under its function's name, which must be a record's
 name, so ``zoo.create_model("resnet20")`` and ``zoo.resnet20()`` are the same
-door. keras.applications' models have records but no zoo builder
-(``transfer.load_backbone`` builds them). Listing filters with shell-style
-wildcards, as timm does.
+door. Records of models built elsewhere (keras.applications) are registered
+with the function that builds them, so :func:`create_model` builds every
+record, and ``zoo.summary``, ``zoo card`` and ``transfer.load_backbone`` share
+that one path. Listing filters with shell-style wildcards, as timm does.
 
 Example:
     >>> import zoo
     >>> zoo.list_models("resnet5*")
     ['resnet50', 'resnet50v2', 'resnet56']
-    >>> zoo.get_config("MobileNet-V2").name          # spelling-insensitive lookup
+    >>> zoo.get_arch("MobileNet-V2").name          # spelling-insensitive lookup
+    'mobilenet_v2'
+    >>> zoo.create_model("mobilenet_v2", input_shape=(96, 96, 3)).arch   # keras.applications builds it
     'mobilenet_v2'
 """
 
@@ -24,14 +27,19 @@ from zoo.configs import ArchConfig
 
 _CONFIGS = {}  # name -> ArchConfig, zoo and keras.applications models
 _BUILDERS = {}  # name -> builder function, zoo models only
+_RECORD_BUILDERS = {}  # name -> build(config, **kwargs), records whose models are built elsewhere
 
 
-def register_config(*configs):
+def register_config(*configs, builder=None):
     """Add architecture records; a name may be registered once.
+
+    ``builder(config, **kwargs)``, if given, builds the records' models (for
+    models the zoo has no builder function of its own, e.g. keras.applications');
+    :func:`create_model` then builds them too.
 
     Example:
         >>> register_config(ArchConfig("my_record", (28, 28, 1), 8, "rescale", "stages"))
-        >>> get_config("my_record").min_size
+        >>> get_arch("my_record").min_size
         8
         >>> unregister("my_record")
     """
@@ -43,10 +51,12 @@ def register_config(*configs):
             raise ValueError(f"An architecture named {config.name!r} is already registered. "
                              "Choose another name.")
         _CONFIGS[config.name] = config
+        if builder is not None:
+            _RECORD_BUILDERS[config.name] = builder
 
 
 def register_model(fn=None, *, default_input_shape=None, min_size=None, preprocessing="rescale",
-                   groups="stages"):
+                   group_scheme="stages", groups=None):
     """Register the builder ``fn`` under its own name; usable bare or with arguments.
 
     The builder's record is the registered :class:`~zoo.configs.ArchConfig`
@@ -73,7 +83,8 @@ def register_model(fn=None, *, default_input_shape=None, min_size=None, preproce
             if default_input_shape is None:
                 raise ValueError(f"{name!r} has no architecture record: register one with "
                                  "register_config, or pass default_input_shape=(H, W, C).")
-            register_config(ArchConfig(name, tuple(default_input_shape), min_size or 1, preprocessing, groups))
+            register_config(ArchConfig(name, tuple(default_input_shape), min_size or 1, preprocessing,
+                                       groups or group_scheme))
         _BUILDERS[name] = builder
         return builder
 
@@ -92,6 +103,7 @@ def unregister(name):
     if name not in _CONFIGS and name not in _BUILDERS:
         raise ValueError(f"Nothing is registered as {name!r}.")
     _BUILDERS.pop(name, None)
+    _RECORD_BUILDERS.pop(name, None)
     _CONFIGS.pop(name, None)
 
 
@@ -123,15 +135,16 @@ def _key(name):
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
-def get_config(name):
-    """The :class:`~zoo.configs.ArchConfig` of ``name``, looked up spelling-insensitively.
+def get_arch(name):
+    """The architecture record (:class:`~zoo.configs.ArchConfig`) of ``name``, looked up spelling-insensitively.
 
     Zoo models win over keras.applications models of the same spelling (Keras's
     own ResNet50 is ``keras_resnet50``). Unknown names raise ValueError with
-    close matches.
+    close matches. (``zoo.get_config`` is its old name, kept for one release:
+    Keras's ``get_config()`` means a layer's config dict, not a record.)
 
     Example:
-        >>> zoo.get_config("ResNet50").source, zoo.get_config("keras_resnet50").source
+        >>> zoo.get_arch("ResNet50").source, zoo.get_arch("keras_resnet50").source
         ('zoo', 'keras')
     """
     if not isinstance(name, str):
@@ -142,7 +155,11 @@ def get_config(name):
     if matches:
         return _CONFIGS[matches[0][1]]
     raise ValueError(f"Unknown architecture {name!r}.{validation.close_matches(name, _CONFIGS)} "
-                     f"Use zoo.list_configs() to see all {len(_CONFIGS)} names.")
+                     f"Use zoo.list_configs() to see all {len(_CONFIGS)} names (zoo.list_models() for the "
+                     "zoo's own builders).")
+
+
+get_config = get_arch  # the old name (kept for one release)
 
 
 def get_builder(name):
@@ -160,20 +177,37 @@ def get_builder(name):
 
 def default_input_shape(name):
     """The input shape a registered model is built with when none is given."""
-    return get_config(name).input_shape
+    return get_arch(name).input_shape
 
 
 def min_input_size(name):
     """The smallest height/width the model ``name`` accepts."""
-    return get_config(name).min_size
+    return get_arch(name).min_size
 
 
 def create_model(name, **kwargs):
-    """Build the registered model ``name`` with the builder's keyword arguments.
+    """Build the architecture ``name``, a zoo model or any other record, with keras.applications' arguments.
+
+    The one door: a zoo model through its builder function, a keras.applications
+    model through keras.applications (``weights="imagenet"`` from the Keras
+    cache or downloaded). The name is looked up spelling-insensitively; an
+    unknown one raises ValueError with close matches. The model carries its
+    record's name as ``model.arch``.
 
     Example:
         >>> model = zoo.create_model("resnet20", classes=100)
-        >>> model.output_shape
-        (None, 100)
+        >>> model.output_shape, model.arch
+        ((None, 100), 'resnet20')
+        >>> zoo.create_model("EfficientNet-B0", include_top=False, input_shape=(64, 64, 3)).output_shape
+        (None, 2, 2, 1280)
     """
-    return get_builder(name)(**kwargs)
+    config = get_arch(name) if name not in _BUILDERS else _CONFIGS[name]
+    if config.name in _BUILDERS:
+        model = _BUILDERS[config.name](**kwargs)
+    elif config.name in _RECORD_BUILDERS:
+        model = _RECORD_BUILDERS[config.name](config, **kwargs)
+    else:
+        raise ValueError(f"The record {config.name!r} has no builder: register one with "
+                         f"zoo.register_model or register_config(..., builder=...). Received: name={name!r}")
+    model.arch = config.name  # in memory only: a saved .keras file loads as a plain Functional model
+    return model

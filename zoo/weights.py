@@ -21,12 +21,12 @@ class WeightsUnavailableError(OSError):
 
 
 def _published(arch):
-    from zoo.registry import get_config
+    from zoo.registry import get_arch
 
-    config = get_config(arch)
+    config = get_arch(arch)
     if not config.has_weights("imagenet"):
         raise ValueError(f"No published ImageNet weights for {arch!r}. Architectures with them: "
-                         f"{[n for n in _all() if get_config(n).has_weights('imagenet')]}")
+                         f"{[n for n in _all() if get_arch(n).has_weights('imagenet')]}")
     return config.weights["imagenet"]
 
 

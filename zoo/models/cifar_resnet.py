@@ -25,7 +25,7 @@ DEPTHS = (20, 32, 44, 56, 110)
 
 # One record per depth and shortcut; CIFAR nets are trained on pixels / 255.
 CONFIGS = tuple(
-    ArchConfig(f"{kind}{depth}", CIFAR_SHAPE, min_size=4, preprocessing="rescale", groups="resnet",
+    ArchConfig(f"{kind}{depth}", CIFAR_SHAPE, min_size=4, preprocessing="rescale", group_scheme="resnet",
                family="cifar_resnet", classes=10, variant=(depth, kind == "resnet"),
                description=f"{'ResNet' if kind == 'resnet' else 'Plain twin'}-{depth} for CIFAR (He et al. 2015)")
     for kind in ("resnet", "plain") for depth in DEPTHS

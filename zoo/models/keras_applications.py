@@ -6,15 +6,67 @@ documents, the preprocessing its weights expect (None where the network
 rescales inside: EfficientNet, EfficientNetV2, ConvNeXt, MobileNetV3), and
 the layer-group scheme. Keras's own ResNets and VGGs are here as
 ``keras_resnet50`` ... (the zoo's builders of the same names take precedence).
-Their weight files are fetched by keras.applications itself.
+Their weight files are fetched by keras.applications itself; :func:`build`
+is the records' builder, so ``zoo.create_model("mobilenet_v2")`` builds them.
 
 Example:
-    >>> zoo.get_config("efficientnet_b3").input_shape
+    >>> zoo.get_arch("efficientnet_b3").input_shape
     (300, 300, 3)
 """
 
+import os
+import re
+
+from zoo import files, validation
 from zoo.configs import ArchConfig
 from zoo.registry import register_config
+from zoo.weights import WeightsUnavailableError
+
+
+def build(config, *, weights=None, input_shape=None, **kwargs):
+    """``keras.applications.<config.keras_app>`` with its own arguments, at the record's input size by default.
+
+    ``weights``: None (random, the default here, so nothing is downloaded
+    unasked), ``"imagenet"`` (the Keras cache, then the network) or a file's path.
+
+    Example:
+        >>> build(zoo.get_arch("mobilenet_v2"), include_top=False, input_shape=(96, 96, 3)).output_shape
+        (None, 3, 3, 1280)
+    """
+    import keras
+
+    ctor = getattr(keras.applications, config.keras_app)
+    if input_shape is None and kwargs.get("input_tensor") is None:
+        input_shape = config.input_shape
+    if weights is not None and weights != "imagenet":
+        validation.check_weights_file(weights)  # missing, text or truncated files named, as for zoo models
+    try:
+        return ctor(weights=weights, input_shape=input_shape, **kwargs)
+    except Exception as err:  # keras.utils.get_file raises a bare Exception when the download fails
+        if weights != "imagenet" or "URL fetch failure" not in str(err):
+            raise
+        return _from_cache(config, ctor, err, input_shape=input_shape, **kwargs)
+
+
+def _from_cache(config, ctor, err, **kwargs):
+    """Retry with the file from the Keras cache of *now* (KERAS_HOME read again), or say where to put it.
+
+    keras.applications resolves its cache when Keras is imported, and names
+    the file only in the text of its error: the one place the file name can be
+    read (tests/test_transfer_backbones.py::test_offline_imagenet_error_names_path_and_remedy
+    pins that text).
+    """
+    found = re.search(r"(https?://\S+?\.h5)", str(err))
+    fname = found.group(1).rsplit("/", 1)[1] if found else f"{config.name}_notop.h5"
+    target = os.path.join(files.keras_cache("models"), fname)
+    if os.path.exists(target):
+        return ctor(weights=target, **kwargs)
+    top = kwargs.get("include_top", True)
+    raise WeightsUnavailableError(
+        f"ImageNet weights for {config.name!r} (keras.applications.{config.keras_app}, include_top={top}) "
+        f"are not in the Keras cache and could not be downloaded ({err}). Expected the file at "
+        f"{target!r}. Copy {fname} there, or pass its path: weights='/path/to/{fname}'."
+    ) from err
 
 
 def _app(name, ctor, preprocessing, groups, size=224, min_size=32, family=None):
@@ -46,4 +98,4 @@ CONFIGS = (
     _app("keras_vgg16", "VGG16", "caffe", "blocks", family="vgg"),
     _app("keras_vgg19", "VGG19", "caffe", "blocks", family="vgg"),
 )
-register_config(*CONFIGS)
+register_config(*CONFIGS, builder=build)

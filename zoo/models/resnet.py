@@ -27,7 +27,7 @@ def _record(name, stage_blocks, kind, hashes=None, description=""):
     return ArchConfig(
         name, IMAGENET_SHAPE, min_size=32,
         preprocessing="tf" if kind == "preact" else "caffe",  # Keras's v2 files were trained on [-1, 1]
-        groups="resnet", family="resnet_v2" if kind == "preact" else "resnet",
+        group_scheme="resnet", family="resnet_v2" if kind == "preact" else "resnet",
         weights={"imagenet": keras_weight_files(name, _KERAS, *hashes)} if hashes else {},
         variant=(stage_blocks, kind), description=description,
     )

@@ -93,19 +93,20 @@ def cnn_mnist_sequential(*, include_top=True, weights=None, input_tensor=None, i
     """The small CNN written with ``keras.Sequential``: 61,482 parameters at 28x28x1.
 
     Conv 32@3x3, pool, conv 32@3x3, pool, Dense 64, classifier. A Sequential
-    model has one input and a straight chain, so ``input_tensor`` is not
-    accepted here: use :func:`cnn_mnist`, the same network in the functional API.
+    model is built from its own Input; given ``input_tensor``, its layers are
+    chained on that tensor into a Functional model (as keras.applications
+    does), so it can sit inside a larger graph, e.g. behind a preprocessing layer.
 
     Example:
         >>> cnn_mnist_sequential().count_params()
         61482
+        >>> x = keras.Input((28, 28, 1))
+        >>> type(cnn_mnist_sequential(input_tensor=x)).__name__
+        'Functional'
     """
-    if input_tensor is not None:
-        raise ValueError("A Sequential model is built from its own Input; use zoo.cnn_mnist for input_tensor. "
-                         "Received: input_tensor=<tensor>")
-    _, classes, (x, _) = parts.start("cnn_mnist_sequential", include_top=include_top, weights=weights,
-                                     input_tensor=None, input_shape=input_shape, pooling=pooling,
-                                     classes=classes, classifier_activation=classifier_activation)
+    _, classes, (x, inputs) = parts.start("cnn_mnist_sequential", include_top=include_top, weights=weights,
+                                          input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
+                                          classes=classes, classifier_activation=classifier_activation)
     shape = tuple(x.shape[1:])
     model = keras.Sequential(name=name)
     model.add(keras.Input(shape=shape))
@@ -121,7 +122,11 @@ def cnn_mnist_sequential(*, include_top=True, weights=None, input_tensor=None, i
         model.add({"avg": layers.GlobalAveragePooling2D(name="avg_pool"),
                    "max": layers.GlobalMaxPooling2D(name="max_pool")}[pooling])
     weights_lib.load_into(model, weights)
-    return model
+    if input_tensor is None:
+        return model
+    for layer in model.layers:  # the same layers (and weights), chained on the given tensor
+        x = layer(x)
+    return keras.Model(inputs, x, name=name)
 
 
 @register_model
