@@ -30,7 +30,7 @@ import transfer  # noqa: E402
 from datasets import digits  # noqa: E402
 from transfer import demo  # noqa: E402
 
-PATIENCE, BATCH = 10, 16
+PATIENCE, BATCH = demo.RECIPE.patience, 16
 
 
 def _model(weights, shape, seed):
@@ -43,9 +43,8 @@ def fine_tune_recipe(schedule):
     """The demo's two-phase fine_tune with ``schedule``."""
     def run(model, train, val, epochs):
         first_group = next(iter(transfer.layer_groups(model)))
-        transfer.fine_tune(model, train, val, epochs=(epochs, epochs), learning_rate=(3e-3, 3e-4), lr_decay=0.3,
-                           unfreeze_from=first_group, patience=PATIENCE, batch_size=BATCH, verbose=0,
-                           jit_compile=demo.JIT, schedule=schedule)
+        transfer.fine_tune(model, train, val, demo.RECIPE, epochs=epochs, unfreeze_from=first_group,
+                           schedule=schedule, batch_size=BATCH, verbose=0, jit_compile=demo.JIT)
     return run
 
 

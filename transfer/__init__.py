@@ -17,11 +17,12 @@ Run ``python -m transfer demo`` for the whole story offline on real digits.
 """
 
 from transfer.backbones import available_backbones, load_backbone, policy_scope, with_policy
-from transfer.checkpoint import ResumableCheckpoint, RunState, atomic_save, read_state
+from transfer.checkpoint import PhaseEarlyStopping, ResumableCheckpoint, RunState, atomic_save, read_state
 from transfer import distributed
 from transfer.distributed import data_parallel, is_chief, process_shard
 from transfer.features import cache_key, cache_path, extract_features
 from transfer.finetune import FineTuneHistory, fine_tune
+from transfer.recipe import Recipe
 from transfer.freezing import TrainableReport, freeze, trainable_report, unfreeze
 from transfer.groups import derive_groups, find_backbone, layer_groups
 from transfer.heads import attach_head, combine

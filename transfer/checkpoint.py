@@ -29,6 +29,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import sys
 import tempfile
 
 import keras
@@ -206,6 +207,42 @@ def _assign(variables, arrays, what, path):
         v.assign(a)
 
 
+class PhaseEarlyStopping(keras.callbacks.EarlyStopping):
+    """Keras's EarlyStopping that can start from the counters and best weights of a saved run.
+
+    EarlyStopping resets itself when ``fit`` begins; a resumed phase must go
+    on counting instead. Restoring here (after that reset, in its own
+    ``on_train_begin``) makes it independent of the callbacks' order.
+
+    Example:
+        >>> stop = PhaseEarlyStopping(patience=3)
+        >>> stop.resume_from({"wait": 2, "best": 0.5, "best_epoch": 1, "stopped_epoch": 0}, None)
+        >>> stop.on_train_begin()
+        >>> stop.wait, stop.best
+        (2, 0.5)
+    """
+
+    COUNTERS = ("wait", "best", "best_epoch", "stopped_epoch")
+
+    _resumed = None
+
+    def resume_from(self, counters, best_weights):
+        """Start from ``counters`` (``COUNTERS`` by name) and ``best_weights`` when ``fit`` begins."""
+        self._resumed = (dict(counters), best_weights)
+
+    def counters(self):
+        """What a checkpoint saves to resume this phase's stopping."""
+        return {name: describe(getattr(self, name)) for name in self.COUNTERS}
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self._resumed is not None:
+            (counters, best_weights), self._resumed = self._resumed, None
+            for name, value in counters.items():
+                setattr(self, name, value)
+            self.best_weights = best_weights
+
+
 class ResumableCheckpoint(keras.callbacks.Callback):
     """Record each epoch into ``state``; with a ``directory``, also write the checkpoint files.
 
@@ -214,18 +251,17 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         >>> model.fit(ds, epochs=5, callbacks=[ckpt])                                # doctest: +SKIP
     """
 
-    def __init__(self, directory=None, monitor="val_loss", state=None, saved=None):
+    def __init__(self, directory=None, monitor="val_loss", state=None, saved=None, mode="auto"):
         super().__init__()
         self.directory = None if directory is None else os.fspath(directory)
         self.monitor = monitor
+        self.mode = mode
         self.state = state or RunState()
         self.saved = saved  # arrays of a resumed save, restored into the optimizer and EarlyStopping once
-        self.early_stopping = None  # the phase's keras.callbacks.EarlyStopping (before this one in the list)
-        # Accuracy-like metrics improve upwards; losses and errors downwards.
-        self.higher_is_better = any(k in monitor for k in ("acc", "auc", "precision", "recall"))
+        self.early_stopping = None  # the phase's PhaseEarlyStopping, from begin_phase
 
     @classmethod
-    def open(cls, directory, model, run, monitor="val_loss", resume=False, overwrite=False):
+    def open(cls, directory, model, run, monitor="val_loss", resume=False, overwrite=False, mode="auto"):
         """A recorder for ``directory``: a fresh run, or (``resume=True``) the run saved there.
 
         A fresh run refuses a folder holding another run unless ``overwrite``; a
@@ -243,7 +279,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         """
         run = {"model": fingerprint(model), **describe(dict(run))}
         if directory is None:
-            return cls(None, monitor, RunState(run=run))
+            return cls(None, monitor, RunState(run=run), mode=mode)
         directory = os.fspath(directory)
         remove_temporaries(directory)  # left by a killed write; this run owns the folder
         if resume:
@@ -259,21 +295,52 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             state = RunState(**state)
             saved = _load_arrays(os.path.join(directory, state.resume_file))
             _assign(model.weights, saved["model"], "model weights", os.path.join(directory, state.resume_file))
-            return cls(directory, monitor, state, saved)
+            return cls(directory, monitor, state, saved, mode=mode)
         existing = _files_of_a_run(directory) if os.path.isdir(directory) else []
         if existing and not overwrite:
             raise ValueError(f"{directory!r} holds another run ({', '.join(existing)}). Pass resume=True to continue "
                              "it, overwrite=True to replace it, or another checkpoint_dir.")
         for name in existing:
             os.remove(os.path.join(directory, name))
-        return cls(directory, monitor, RunState(run=run))
+        return cls(directory, monitor, RunState(run=run), mode=mode)
 
     def path(self, name):
         return os.path.join(self.directory, name)
 
+    def begin_phase(self, phase, patience=None):
+        """Start (or resume) ``phase``: the state moves to it, and its EarlyStopping is made here.
+
+        Returns the phase's :class:`PhaseEarlyStopping` (monitoring this
+        recorder's quantity in its ``mode``), to go before this callback in
+        ``fit``'s list. With ``patience=None`` it never stops the phase and
+        restores nothing: it only judges, by its mode, what is an improvement.
+        A resumed phase's stopping starts from the saved counters and best weights.
+        """
+        self.state.start_phase(phase)
+        stops = patience is not None
+        self.early_stopping = PhaseEarlyStopping(
+            monitor=self.monitor, mode=self.mode, patience=patience if stops else sys.maxsize,
+            restore_best_weights=stops)
+        saved = self.saved or {}
+        if self.state.early_stopping and self.state.epoch_in_phase:
+            self.early_stopping.resume_from(self.state.early_stopping, saved.get("early_stopping"))
+        return self.early_stopping
+
+    def end_phase(self, planned_epochs):
+        """``fit`` has returned: the phase is done (early stopping may end it before ``planned_epochs``)."""
+        self.state.epoch_in_phase = planned_epochs
+        if self.state.phase == 1:  # phase 2 starts from phase 1's restored best weights, also after a resume
+            self.state.start_phase(2)
+        self.save()
+
     def _improved(self, value):
         best = self.state.best
-        return best is None or (value > best if self.higher_is_better else value < best)
+        if best is None:
+            return True
+        op = getattr(self.early_stopping, "monitor_op", None)  # set by EarlyStopping from its mode
+        if op is None:  # used outside fine_tune, without a phase's EarlyStopping
+            return value > best if self.mode == "max" else value < best
+        return bool(op(value, best))
 
     def on_train_begin(self, logs=None):
         saved, self.saved = self.saved, None
@@ -284,12 +351,6 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         if not optimizer.built:
             optimizer.build(self.model.trainable_variables)
         _assign(optimizer.variables, saved.get("optimizer", []), "optimizer variables", where)
-        stop, counters = self.early_stopping, self.state.early_stopping
-        if stop is not None and counters:
-            # EarlyStopping.on_train_begin (earlier in the callback list) has just reset these.
-            for name, value in counters.items():
-                setattr(stop, name, value)
-            stop.best_weights = saved.get("early_stopping")
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -300,10 +361,8 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         improved = value is not None and self._improved(float(value))
         if improved:
             self.state.best = float(value)
-        stop = self.early_stopping
-        if stop is not None:
-            self.state.early_stopping = {name: describe(getattr(stop, name))
-                                         for name in ("wait", "best", "best_epoch", "stopped_epoch")}
+        if self.early_stopping is not None:
+            self.state.early_stopping = self.early_stopping.counters()
         if self.directory is not None:
             if improved:
                 atomic_save(self.model, self.path(BEST_MODEL))

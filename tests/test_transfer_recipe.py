@@ -1,0 +1,69 @@
+"""The fine-tuning recipe: a frozen value, the flat keywords as overrides, the resume fingerprint, the monitor's mode."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import transfer
+from datasets import digits as digit_data
+
+
+@pytest.fixture(scope="module")
+def digits16():
+    return digit_data.load_small(16, channel=True)
+
+
+def _model(seed=0):
+    keras.utils.set_random_seed(seed)
+    base = transfer.load_backbone("cnn_mnist", weights=None, input_shape=(16, 16, 1))
+    return transfer.attach_head(base, 10, hidden=(16,), pooling="flatten")
+
+
+def test_recipe_is_a_checked_frozen_value():
+    recipe = transfer.Recipe(epochs=3, learning_rate=(1e-3, 1e-4), lr_decay=0.5)
+    assert recipe.epochs == (3, 3) and recipe.learning_rate == (1e-3, 1e-4)
+    with pytest.raises(Exception):  # dataclasses.FrozenInstanceError
+        recipe.epochs = (1, 1)
+    assert recipe.replace(epochs=(1, 2)).epochs == (1, 2) and recipe.epochs == (3, 3)
+    for bad, match in [(dict(epochs=(1, 2, 3)), r"\(phase 1, phase 2\) pair"), (dict(schedule="linear"), "schedule"),
+                       (dict(learning_rate=0), "learning_rate"), (dict(lr_decay=2.0), r"lr_decay.*\(0, 1\]"),
+                       (dict(mode="up"), r"`mode` must be one of \('auto', 'min', 'max'\)")]:
+        with pytest.raises(ValueError, match=match):
+            transfer.Recipe(**bad)
+    with pytest.raises(TypeError, match="Recipe has no setting 'lr_dacay'. Did you mean: lr_decay"):
+        transfer.fine_tune(_model(), (np.zeros((2, 16, 16, 1)), np.zeros(2)), lr_dacay=0.3)
+
+
+def test_flat_keywords_are_overrides_of_the_recipe(digits16):
+    x, y = digits16
+    train, val = (x[:200], y[:200]), (x[200:300], y[200:300])
+    flat = transfer.fine_tune(_model(), train, val, epochs=(2, 1), learning_rate=(3e-3, 1e-3), lr_decay=0.5,
+                              patience=None, verbose=0)
+    recipe = transfer.Recipe(epochs=(5, 5), learning_rate=(3e-3, 1e-3), lr_decay=0.5, patience=None)
+    mixed = transfer.fine_tune(_model(), train, val, recipe, epochs=(2, 1), verbose=0)
+    assert mixed.phase_epochs == flat.phase_epochs == [2, 1]
+    np.testing.assert_allclose(mixed.history["val_loss"], flat.history["val_loss"], rtol=1e-5)
+
+
+def test_the_checkpoint_records_the_recipe_and_resume_refuses_another(digits16, tmp_path):
+    x, y = digits16
+    train, val = (x[:100], y[:100]), (x[100:150], y[100:150])
+    recipe = transfer.Recipe(epochs=(1, 1), patience=None, schedule="cosine")
+    transfer.fine_tune(_model(), train, val, recipe, checkpoint_dir=tmp_path, verbose=0)
+    run = json.loads((tmp_path / "state.json").read_text())["run"]
+    assert run["schedule"] == "cosine" and run["epochs"] == [1, 1] and run["unfreeze_from"] == "block2"
+    assert set(transfer.Recipe.settings()) <= set(run)
+    with pytest.raises(ValueError, match=r"Differs: .*warmup: saved 0\.1, now 0\.3"):
+        transfer.fine_tune(_model(), train, val, recipe.replace(warmup=0.3), checkpoint_dir=tmp_path, resume=True,
+                           verbose=0)
+
+
+@pytest.mark.parametrize("mode, pick", [("auto", min), ("max", max)])
+def test_the_best_checkpoint_follows_early_stoppings_mode(digits16, tmp_path, mode, pick):
+    """mode="max" on a loss is odd but unambiguous: the recorder must agree with EarlyStopping, not guess by name."""
+    x, y = digits16
+    result = transfer.fine_tune(_model(), (x[:200], y[:200]), (x[200:300], y[200:300]), epochs=(3, 0),
+                                patience=5, mode=mode, verbose=0, checkpoint_dir=tmp_path)
+    assert result.best == pytest.approx(pick(result.history["val_loss"]))

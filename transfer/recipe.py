@@ -1,0 +1,132 @@
+"""A fine-tuning recipe: everything that defines a two-phase run, as one frozen value.
+
+:class:`Recipe` holds what decides the training (epochs and learning rates
+per phase, where phase 2 unfreezes, whether BatchNorm trains, the rate decay
+across groups, the optimizer, the schedule, early stopping, the loss and
+metrics), not where it runs (data, folders, verbosity, devices). Its
+:meth:`Recipe.config` is what a checkpoint folder records, so a run resumes
+only with the recipe it started with. Recipes are values: share one between
+runs, and derive variants with :meth:`Recipe.replace`.
+
+Example:
+    >>> recipe = Recipe(epochs=(3, 5), learning_rate=(1e-3, 1e-4), unfreeze_from="conv5", lr_decay=0.3)
+    >>> recipe.replace(schedule="cosine").schedule, recipe.epochs
+    ('cosine', (3, 5))
+    >>> Recipe(epochs=(3, -1))
+    Traceback (most recent call last):
+    ...
+    ValueError: `epochs` must be a positive integer. Received: epochs=-1
+"""
+
+import dataclasses
+import numbers
+from typing import Any, Optional, Tuple
+
+from zoo import validation
+
+from transfer.schedules import SCHEDULES
+
+MODES = ("auto", "min", "max")
+
+
+def _per_phase(value, name):
+    """One value for both phases, or a (phase 1, phase 2) pair."""
+    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(pair) != 2:
+        raise ValueError(f"`{name}` must be one value or a (phase 1, phase 2) pair. Received: {name}={value!r}")
+    return pair
+
+
+def _epoch_count(value, name):
+    """A non-negative epoch count (0 skips the phase)."""
+    if value == 0:
+        return 0
+    return validation.check_positive_int(name, value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """The two-phase fine-tuning recipe of :func:`transfer.fine_tune`.
+
+    Attributes:
+        epochs: one value or a (phase 1, phase 2) pair; a phase with 0
+            epochs is skipped.
+        learning_rate: one value or a (phase 1, phase 2) pair.
+        unfreeze_from: group, layer name or index where phase 2 unfreezes
+            (see :func:`transfer.unfreeze`); None: the last group.
+        train_bn: let phase 2 train the unfrozen BatchNorm layers.
+        lr_decay: discriminative rates in phase 2: the last group gets
+            ``learning_rate[1]``, each earlier one ``lr_decay`` times that
+            (the head keeps the full rate). None: one rate.
+        optimizer: a Keras optimizer name, or a function ``lr -> optimizer``.
+        schedule: ``"constant"`` or ``"cosine"`` (per phase: linear warmup
+            over ``warmup`` of its steps, then cosine decay to 0).
+        warmup: the warmup share of each phase's steps with ``"cosine"``.
+        patience: EarlyStopping's patience per phase (best weights restored);
+            None: no early stopping.
+        monitor: the quantity early stopping and the best checkpoint watch;
+            None: ``"val_loss"`` with validation data, else ``"loss"``.
+        mode: ``"auto"``, ``"min"`` or ``"max"``: EarlyStopping's own mode,
+            which also decides what the best checkpoint is.
+        loss, metrics: None: from the head kind (cross-entropy with accuracy,
+            or mse with mae for regression).
+
+    Example:
+        >>> Recipe(epochs=4).epochs
+        (4, 4)
+        >>> Recipe().replace(optimzer="sgd")
+        Traceback (most recent call last):
+        ...
+        TypeError: Recipe has no setting 'optimzer'. Did you mean: 'optimizer'? Settings: epochs, ...
+    """
+
+    epochs: Tuple[int, int] = (5, 5)
+    learning_rate: Tuple[float, float] = (1e-3, 1e-4)
+    unfreeze_from: Any = None
+    train_bn: bool = False
+    lr_decay: Optional[float] = None
+    optimizer: Any = "adam"
+    schedule: str = "constant"
+    warmup: float = 0.1
+    patience: Optional[int] = 3
+    monitor: Optional[str] = None
+    mode: str = "auto"
+    loss: Any = None
+    metrics: Any = None
+
+    def __post_init__(self):
+        set_ = object.__setattr__  # frozen: normalise once, here
+        set_(self, "epochs", tuple(_epoch_count(e, "epochs") for e in _per_phase(self.epochs, "epochs")))
+        rates = _per_phase(self.learning_rate, "learning_rate")
+        for rate in rates:  # a number > 0, or a Keras schedule
+            if isinstance(rate, bool) or (isinstance(rate, numbers.Real) and not rate > 0):
+                raise ValueError(f"`learning_rate` must be positive. Received: learning_rate={self.learning_rate!r}")
+        set_(self, "learning_rate", rates)
+        validation.check_choice("schedule", self.schedule, SCHEDULES)
+        validation.check_choice("mode", self.mode, MODES)
+        if self.lr_decay is not None:
+            validation.check_range("lr_decay", self.lr_decay, 0, 1, low_inclusive=False, high_inclusive=True)
+        if self.patience is not None:
+            _epoch_count(self.patience, "patience")
+        if isinstance(self.metrics, (list, tuple)):
+            set_(self, "metrics", tuple(self.metrics))
+
+    @classmethod
+    def settings(cls):
+        """The names a recipe has (and :func:`transfer.fine_tune` takes as overrides)."""
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    def replace(self, **changes):
+        """A copy with ``changes``; an unknown name is a TypeError that lists the settings."""
+        for name in changes:
+            if name not in self.settings():
+                hint = validation.close_matches(name, self.settings()).strip()
+                raise TypeError(f"Recipe has no setting {name!r}.{' ' + hint if hint else ''} "
+                                f"Settings: {', '.join(self.settings())}")
+        return dataclasses.replace(self, **changes)
+
+    def config(self):
+        """The recipe as JSON-able data: what a checkpoint folder records to recognise its run."""
+        from transfer.checkpoint import describe  # describe() turns Keras objects and functions into data
+
+        return {name: describe(getattr(self, name)) for name in self.settings()}
