@@ -245,11 +245,11 @@ class Augment(AffineAugmentation):
             images = ops.expand_dims(images, 0)
         if training:
             n, h, w = ops.shape(images)[0], images.shape[1], images.shape[2]
-            matrix, shift, u = self._random_geometry(n, h, w, images.dtype)
+            matrix, shift, u = self._random_geometry(n, h, w, "float32")  # geometry is float32 under any policy
             if self._geometric:
                 images = geometry.transform_images(images, matrix, shift, self.fill_mode, self.cval,
                                                    self.interpolation_order)
-            images = self._photometric(images, u)
+            images = ops.cast(self._photometric(images, u), self.compute_dtype)
         images = self._finish(images)
         return images[0] if single else images
 

@@ -222,13 +222,16 @@ def transform_images(images, matrix, shift, fill_mode="nearest", cval=0.0, order
     shape = ops.shape(images)
     h, w = shape[1], shape[2]
     cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
-    m00, m01, m10, m11 = (ops.reshape(m, (-1, 1, 1)) for m in matrix)
+    # Geometry and blending in float32 whatever the images' dtype: float16 has no exact pixel positions past 2048,
+    # loses sub-pixel precision at 224 px, and TensorFlow has no float16 `Range` kernel.
+    m00, m01, m10, m11 = (ops.reshape(ops.cast(m, "float32"), (-1, 1, 1)) for m in matrix)
+    shift = ops.cast(shift, "float32")
     dx, dy = ops.reshape(shift[:, 0], (-1, 1, 1)), ops.reshape(shift[:, 1], (-1, 1, 1))
-    u = ops.reshape(ops.arange(w, dtype=images.dtype), (1, 1, -1)) - cx - dx  # (N, 1, W)
-    v = ops.reshape(ops.arange(h, dtype=images.dtype), (1, -1, 1)) - cy - dy  # (N, H, 1)
+    u = ops.reshape(ops.arange(w, dtype="float32"), (1, 1, -1)) - cx - dx  # (N, 1, W)
+    v = ops.reshape(ops.arange(h, dtype="float32"), (1, -1, 1)) - cy - dy  # (N, H, 1)
     x = cx + m00 * u + m01 * v
     y = cy + m10 * u + m11 * v
-    return sample(images, x, y, order, fill_mode, cval)
+    return ops.cast(sample(ops.cast(images, "float32"), x, y, order, fill_mode, cval), images.dtype)
 
 
 def transform_points(points, matrix, shift, height, width):

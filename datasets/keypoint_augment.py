@@ -64,7 +64,7 @@ class KeypointAugment(AffineAugmentation):
             got = sorted(inputs) if isinstance(inputs, dict) else type(inputs).__name__
             raise ValueError(f"KeypointAugment expects a dict with keys 'images' and 'keypoints'. Received: {got}.")
         images = self._prepare(inputs["images"])
-        keypoints = ops.cast(inputs["keypoints"], images.dtype)
+        keypoints = ops.cast(inputs["keypoints"], "float32")  # coordinates stay float32 under any policy
         if len(images.shape) != 4 or len(keypoints.shape) != 2 or keypoints.shape[-1] % 2:
             raise ValueError("KeypointAugment expects images (N, H, W, C) and keypoints (N, 2K). Received "
                              f"images {tuple(images.shape)} and keypoints {tuple(keypoints.shape)}.")
@@ -77,10 +77,10 @@ class KeypointAugment(AffineAugmentation):
         n, h, w = ops.shape(images)[0], images.shape[1], images.shape[2]
         n_points = keypoints.shape[-1] // 2
         perm = geometry.flip_permutation(self.flip_pairs, n_points)  # checks the pairs against K
-        matrix, shift, u = self._random_geometry(n, h, w, images.dtype)
+        matrix, shift, u = self._random_geometry(n, h, w, "float32")
         images = geometry.transform_images(images, matrix, shift, self.fill_mode, self.cval,
                                            self.interpolation_order)
-        images = self._photometric(images, u)
+        images = ops.cast(self._photometric(images, u), self.compute_dtype)
 
         points = ops.reshape(geometry.to_pixels(keypoints, (h, w)), (-1, n_points, 2))
         flip_h = (u[:, 4] < 0.5) if self.horizontal_flip else ops.zeros_like(u[:, 4]) > 1.0

@@ -118,3 +118,54 @@ def test_loaded_mixed_float16_model_gets_loss_scaling_again(tmp_path):
     loaded.compile("adam", "sparse_categorical_crossentropy")
     assert loaded.dtype_policy.name == "mixed_float16"
     assert isinstance(loaded.optimizer, keras.optimizers.LossScaleOptimizer)
+
+
+AUGMENT_UNDER_GLOBAL_POLICY = """
+import keras, numpy as np, datasets, transfer
+from datasets import digits as digit_data
+x, y = digit_data.load_small(16, channel=True)
+for policy in ("mixed_float16", "mixed_bfloat16"):
+    keras.mixed_precision.set_dtype_policy(policy)
+    keras.utils.set_random_seed(0)
+    base = transfer.load_backbone("resnet20", weights=None, input_shape=(16, 16, 1))
+    aug = datasets.Augment(rotation_range=10, width_shift_range=0.1, zoom_range=0.1, horizontal_flip=True)
+    model = transfer.attach_head(base, 10, augment=aug)
+    result = transfer.fine_tune(model, (x[:64], y[:64]), (x[64:96], y[64:96]), epochs=(1, 1), patience=None,
+                                batch_size=32, verbose=0)
+    print(policy, aug.compute_dtype, len(result.history["loss"]), np.isfinite(result.history["loss"]).all())
+keras.mixed_precision.set_dtype_policy("float32")
+"""
+EXPECTED = ["mixed_float16", "float16", "2", "True", "mixed_bfloat16", "bfloat16", "2", "True"]
+
+
+def test_augment_in_the_step_under_a_global_mixed_policy_on_tensorflow():
+    """float16 coordinates made TensorFlow fail the first step (no float16 Range kernel)."""
+    namespace = {}
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(AUGMENT_UNDER_GLOBAL_POLICY, namespace)
+    assert out.getvalue().split() == EXPECTED
+
+
+def test_augment_in_the_step_under_a_global_mixed_policy_on_jax(run_jax):
+    assert run_jax(AUGMENT_UNDER_GLOBAL_POLICY).split() == EXPECTED
+
+
+def test_geometry_is_float32_for_low_precision_images():
+    """Half a pixel to the right on a 3000-px row: float16 positions cannot even count past 2048."""
+    from keras import ops
+
+    from datasets import geometry
+
+    width = 3000
+    row = (np.arange(width) % 256).astype("float16").reshape(1, 1, width, 1)
+    z, o = ops.zeros(1), ops.ones(1)
+    moved = geometry.transform_images(ops.convert_to_tensor(row), geometry.affine_matrix(z, z, o, o, z, z),
+                                      ops.convert_to_tensor([[0.5, 0.0]]))
+    got = ops.convert_to_numpy(moved).astype("float32")[0, 0, :, 0]
+    assert moved.dtype == "float16"
+    smooth = [i for i in range(1, width) if i % 256 != 0]  # away from the ramp's wrap
+    np.testing.assert_array_equal(got[smooth], (np.arange(width) % 256 - 0.5)[smooth])
