@@ -64,7 +64,7 @@ def main():
         t0 = time.perf_counter()
         transfer.extract_features(base, x, batch_size=64, cache_dir=cache)
         reread = time.perf_counter() - t0
-        head = transfer.attach_head(feats.shape[1:], 10)
+        head = transfer.head_on_features(feats.shape[1:], 10)
         head.compile("adam", "sparse_categorical_crossentropy")
         cached = EpochTimer()
         t0 = time.perf_counter()

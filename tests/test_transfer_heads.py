@@ -39,9 +39,14 @@ def test_flatten_head_has_more_inputs_than_avg(base):
 def test_head_on_features_and_combine(base):
     x = np.random.RandomState(0).randint(0, 256, (4, 28, 28, 1)).astype("float32")
     feats = transfer.extract_features(base, x, pooling="max")
-    head = transfer.attach_head(feats.shape[1:], 3)
+    head = transfer.head_on_features(feats.shape[1:], 3)
     full = transfer.combine(base, head, pooling="max")
     np.testing.assert_allclose(full.predict(x, verbose=0), head.predict(feats, verbose=0), rtol=1e-5, atol=1e-6)
+    old_spelling = transfer.attach_head(feats.shape[1:], 3)  # a shape as the backbone: kept for one release
+    assert old_spelling.input_shape == head.input_shape and old_spelling.head_kind == head.head_kind
+    with pytest.raises(ValueError, match=r"`feature_shape` must be the shape of one example's features.*"
+                                         r"Received: feature_shape=\(4, 0\)"):
+        transfer.head_on_features((4, 0), 3)
 
 
 def test_head_argument_errors(base):

@@ -16,6 +16,10 @@ A quick tour (``weights="imagenet"`` fetches Keras's file once; ``None`` here ke
 Run ``python -m transfer demo`` for the whole story offline on real digits.
 """
 
+from zoo import startup
+
+startup.quiet_start()  # only when running as a command: no TensorFlow start-up lines (before Keras is imported)
+
 from transfer.backbones import available_backbones, load_backbone, policy_scope, with_policy
 from transfer.checkpoint import PhaseEarlyStopping, ResumableCheckpoint, RunState, atomic_save, read_state
 from transfer import distributed
@@ -25,7 +29,7 @@ from transfer.finetune import FineTuneHistory, fine_tune
 from transfer.recipe import Recipe
 from transfer.freezing import TrainableReport, freeze, trainable_report, unfreeze
 from transfer.groups import derive_groups, find_backbone, layer_groups
-from transfer.heads import attach_head, combine
+from transfer.heads import attach_head, combine, head_on_features
 from transfer.models import Backbone, TransferModel, as_backbone, head_kind
 from transfer.io import load_model, predict_files, save_model
 from transfer.optimizers import DiscriminativeOptimizer, group_multipliers

@@ -151,7 +151,7 @@ def one_seed(x, y, weights, backbone_name, shots, seed, epochs, out, runs, verbo
     cache = os.path.join(out, "feature_cache")
     ftr, fva, fte = (transfer.extract_features(base, a, pooling=HEAD["pooling"], cache_dir=cache)
                      for a in (xtr, xva, xte))
-    head = _compiled(transfer.attach_head(ftr.shape[1:], 5, dropout=0.3, hidden=HEAD["hidden"]))
+    head = _compiled(transfer.head_on_features(ftr.shape[1:], 5, dropout=0.3, hidden=HEAD["hidden"]))
     runs.train(METHODS[1], seed, epochs * 2, lambda callbacks: head.fit(
         ftr, ytr, validation_data=(fva, yva), epochs=epochs * 2, batch_size=16, verbose=verbose,
         callbacks=[stop(), *callbacks]).history)

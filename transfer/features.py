@@ -92,7 +92,7 @@ def extract_features(backbone, images, pooling="avg", batch_size=64, cache_dir=N
         >>> x_train = np.random.default_rng(0).uniform(0, 255, (16, 28, 28, 1))
         >>> feats = transfer.extract_features(base, x_train, cache_dir="cache")   # computes
         >>> feats = transfer.extract_features(base, x_train, cache_dir="cache")   # reads the file
-        >>> head = transfer.attach_head(feats.shape[1:], 5)
+        >>> head = transfer.head_on_features(feats.shape[1:], 5)
         >>> feats.shape, len(os.listdir("cache"))
         ((16, 32), 1)
     """

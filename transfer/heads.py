@@ -42,11 +42,11 @@ def attach_head(backbone, classes, hidden=(), dropout=0.0, pooling="avg", activa
     """A trainable head on ``backbone``: [augment], backbone, pool, [Dropout, Dense(relu)] per ``hidden``, output.
 
     Args:
-        backbone: a model from :func:`transfer.load_backbone`, any functional
-            feature extractor (wrapped with :func:`transfer.as_backbone`, its
-            groups derived from its layer names), or the shape of cached
-            features (e.g. ``features.shape[1:]``) for a head trained on
-            :func:`transfer.extract_features` output.
+        backbone: a model from :func:`transfer.load_backbone`, or any
+            functional feature extractor (wrapped with :func:`transfer.as_backbone`,
+            its groups derived from its layer names). For a head on cached
+            features use :func:`head_on_features` (a shape here still works,
+            as the old spelling of that call).
         classes: output units: 1 for binary, N for N-way classification, or
             the number of regression targets.
         hidden: sizes of hidden Dense layers (relu) between pooling and output.
@@ -88,6 +88,30 @@ def attach_head(backbone, classes, hidden=(), dropout=0.0, pooling="avg", activa
         backbone = with_policy(backbone, dtype)
     with policy_scope(dtype):
         return _build(backbone, classes, hidden, dropout, pooling, out_activation, kind, name, augment)
+
+
+def head_on_features(feature_shape, classes, hidden=(), dropout=0.0, pooling="avg", activation="auto", name=None,
+                     dtype=None):
+    """The same head as :func:`attach_head`, on cached features of ``feature_shape`` instead of a backbone.
+
+    For a head trained on :func:`transfer.extract_features` output; join it to
+    its backbone for prediction with :func:`combine`. The arguments are
+    :func:`attach_head`'s.
+
+    Example:
+        >>> base = transfer.load_backbone("cnn_mnist", weights=None)
+        >>> features = transfer.extract_features(base, np.zeros((4, 28, 28, 1)), pooling="avg")
+        >>> head = head_on_features(features.shape[1:], 5, hidden=(16,))
+        >>> head.input_shape, head.head_kind
+        ((None, 32), 'multiclass')
+    """
+    shape = tuple(feature_shape) if isinstance(feature_shape, (tuple, list)) else None
+    if not shape or not all(isinstance(d, int) and d > 0 for d in shape):
+        raise ValueError("`feature_shape` must be the shape of one example's features, e.g. features.shape[1:]. "
+                         f"Received: feature_shape={feature_shape!r}")
+    classes, hidden, out_activation, kind = _check(classes, tuple(hidden), dropout, pooling, activation)
+    with policy_scope(dtype):
+        return _build(shape, classes, hidden, dropout, pooling, out_activation, kind, name, None)
 
 
 def _build(backbone, classes, hidden, dropout, pooling, out_activation, kind, name, augment):
@@ -134,7 +158,7 @@ def combine(backbone, head, pooling="avg", name=None):
 
     Example:
         >>> base = transfer.load_backbone("cnn_mnist", weights=None)
-        >>> head = transfer.attach_head((32,), 5)          # cnn_mnist has 32 channels
+        >>> head = transfer.head_on_features((32,), 5)     # cnn_mnist has 32 channels
         >>> transfer.combine(base, head).output_shape
         (None, 5)
     """

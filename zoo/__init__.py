@@ -9,7 +9,11 @@ Example:
     271098
 """
 
-from zoo import blocks, files, graph
+from zoo import startup
+
+startup.quiet_start()  # only when running as the zoo or transfer command: no TensorFlow start-up lines
+
+from zoo import blocks, files, graph  # noqa: E402
 from zoo.configs import ArchConfig, WeightFiles
 from zoo.blocks import basic_block, bottleneck_block, preact_bottleneck_block, stack
 from zoo.inspection import (
