@@ -4,8 +4,8 @@ The task is ``python -m transfer demo``'s (transfer/demo.py, whose functions
 this script reuses): ResNet-20 pre-trained on handwritten digits 0-4 placed
 at random on a 20x20 canvas, then 5-9 learned from ``--shots`` labelled
 images per class, tested on every other 5-9 image. Recipes, each with
-``--epochs`` per phase, batch 16, early stopping (patience 10, best weights
-restored) on the same validation images:
+``--epochs`` per phase, batch 16, and the demo's early stopping
+(``demo.RECIPE.patience``; None: none, every recipe judged at its last epoch):
 
 - ``constant``: the demo's fine_tune (rates 3e-3 then 3e-4, the whole base
   unfrozen from its first group, ``lr_decay=0.3``), constant rate per phase;
@@ -55,8 +55,9 @@ def keras_guide(model, train, val, epochs):
         base.trainable = trainable
         model.compile(keras.optimizers.Adam(rate), "sparse_categorical_crossentropy", metrics=["accuracy"],
                       jit_compile=demo.JIT)
-        model.fit(*train, validation_data=val, epochs=epochs, batch_size=BATCH, verbose=0,
-                  callbacks=[keras.callbacks.EarlyStopping(patience=PATIENCE, restore_best_weights=True)])
+        stop = [] if PATIENCE is None else [keras.callbacks.EarlyStopping(patience=PATIENCE,
+                                                                          restore_best_weights=True)]
+        model.fit(*train, validation_data=val, epochs=epochs, batch_size=BATCH, verbose=0, callbacks=stop)
 
 
 RECIPES = {"constant (today)": fine_tune_recipe("constant"), "warmup + cosine": fine_tune_recipe("cosine"),

@@ -1,5 +1,6 @@
 """The zoo command line: model cards, the Markdown model table, one-line errors; figures checked live."""
 
+import os
 import re
 import subprocess
 import sys
@@ -71,3 +72,15 @@ def test_errors_are_one_line_with_status_2(capsys):
 def test_python_dash_m_zoo_runs_the_same_main():
     proc = subprocess.run([sys.executable, "-m", "zoo", "--help"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0 and "card" in proc.stdout and "examples:" in proc.stdout
+
+
+def test_commands_print_no_tensorflow_start_up_lines():
+    """TensorFlow writes absl/CUDA/CPU-feature lines while it is imported, some whatever TF_CPP_MIN_LOG_LEVEL says."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["KERAS_BACKEND"] = "tensorflow"
+    proc = subprocess.run([sys.executable, "-m", "zoo", "list", "lenet*"], capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert proc.returncode == 0 and "lenet5" in proc.stdout
+    assert proc.stderr == "", proc.stderr
+    plain = subprocess.run([sys.executable, "-c", "import zoo"], capture_output=True, text=True, timeout=300, env=env)
+    assert plain.returncode == 0  # a script or notebook keeps TensorFlow's own lines (they matter on a GPU)

@@ -8,7 +8,7 @@ import keras
 import pytest
 
 import zoo
-from zoo.inspection import conv_output_size, conv_params
+from zoo.arithmetic import conv_output_size, conv_params
 
 
 @pytest.mark.parametrize(

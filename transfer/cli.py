@@ -10,10 +10,9 @@ Example:
 """
 
 import argparse
-import os
 import sys
 
-from zoo.cli import ArgumentParser, fail
+from zoo.cli import ArgumentParser, run
 
 EPILOG = """examples:
   transfer demo                                 # about 2 minutes on 2 CPU cores, offline
@@ -184,9 +183,4 @@ def main(argv=None):
         resnet50                zoo    preprocessing=caffe             zoo.resnet50
         ...
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    args = build_parser().parse_args(argv)
-    try:
-        return args.run(args)
-    except (FileNotFoundError, ValueError, OSError) as err:
-        return fail("transfer", err)
+    return run(build_parser(), argv)

@@ -16,14 +16,8 @@ startup.quiet_start()  # only when running as the zoo or transfer command: no Te
 from zoo import blocks, files, graph  # noqa: E402
 from zoo.configs import ArchConfig, WeightFiles
 from zoo.blocks import basic_block, bottleneck_block, preact_bottleneck_block, stack
-from zoo.inspection import (
-    LayerRow,
-    Report,
-    conv_output_size,
-    conv_params,
-    receptive_field,
-    summary,
-)
+from zoo.arithmetic import conv_output_size, conv_params  # noqa: E402
+from zoo.inspection import LayerRow, Report, receptive_field, summary  # noqa: E402
 from zoo.models.cifar_resnet import (
     cifar_resnet, plain20, plain32, plain44, plain56, plain110,
     resnet20, resnet32, resnet44, resnet56, resnet110,

@@ -13,7 +13,6 @@ Example:
 
 import argparse
 import contextlib
-import os
 import sys
 
 EPILOG = """examples:
@@ -48,6 +47,24 @@ def fail(prog, err):
     """
     print(f"{prog}: error: {' '.join(str(err).split())}", file=sys.stderr)
     return 2
+
+
+def run(parser, argv=None):
+    """The ``main`` of both command lines: parse ``argv``, run the chosen command, return its exit status.
+
+    A user's mistake (a bad value, a missing or broken file: ValueError,
+    TypeError, OSError) is one line on stderr and exit status 2; anything
+    else is a bug and keeps its traceback.
+
+    Example:
+        >>> run(build_parser(), ["card", "resnet20"])          # doctest: +SKIP
+        0
+    """
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, TypeError, OSError) as err:
+        return fail(parser.prog, err)
 
 
 def _shape(text):
@@ -234,9 +251,4 @@ def main(argv=None):
         >>> main(["card", "resnet20"])          # doctest: +SKIP
         0
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    args = build_parser().parse_args(argv)
-    try:
-        return args.run(args)
-    except (ValueError, TypeError, OSError) as err:
-        return fail("zoo", err)
+    return run(build_parser(), argv)

@@ -49,17 +49,17 @@ def quiet_start():
     if not is_command() or "keras" in sys.modules:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    error = None
     with stderr_to_file() as captured:
         try:
             import keras  # noqa: F401  (imports the backend: TensorFlow's lines are written now)
-        except BaseException:
+        except BaseException as err:  # shown below, with what the import wrote
+            error = err
             captured.seek(0)
-            failed = captured.read()
-        else:
-            failed = None
-    if failed is not None:
-        sys.stderr.write(failed.decode(errors="replace"))
-        import keras  # noqa: F401,F811  (raise the import's own error, after its output)
+            written = captured.read()
+    if error is not None:
+        sys.stderr.write(written.decode(errors="replace"))
+        raise error
     # Python-side TensorFlow warnings (e.g. tf.function retracing) go through the "tensorflow" logger.
     import logging
 
