@@ -27,6 +27,15 @@ ENTRY_POINTS = {
     "zoo.notebook": ["setup"],
 }
 
+# The "Start here" table at the top of a package's page, names relative to the package (default: its
+# ENTRY_POINTS). The data sets' entry points live in their modules.
+START_HERE = {
+    "zoo": ["list_models", "create_model", "summary", "receptive_field", "conv_output_size", "get_config",
+            "register_model"],
+    "datasets": ["cifar10.load", "dogs_vs_cats.load", "facial_keypoints.load", "digits.load_canvases",
+                 "tfdata.from_arrays", "Augment", "KeypointAugment"],
+}
+
 # Per package: its classes, the ones a user holds first at the top.
 CLASSES = {
     "transfer": ["Backbone", "TransferModel", "FineTuneHistory", "TrainableReport", "DiscriminativeOptimizer",

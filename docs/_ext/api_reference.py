@@ -150,7 +150,7 @@ class PackageOverview(SphinxDirective):
         _, rest = _docstring_paragraphs(importlib.import_module(name))
         if not rest.strip():
             return []
-        lines = GoogleDocstring(rest, self.config, self.env.app, "module", name).lines()
+        lines = GoogleDocstring(rest, self.config, None, "module", name).lines()
         body = nodes.container(classes=["package-overview"])
         self.state.nested_parse(_string_list(lines, self.get_source_info()[0]), self.content_offset, body)
         return [nodes.raw("", '<details class="package-overview"><summary>Overview and example</summary>',
@@ -158,23 +158,30 @@ class PackageOverview(SphinxDirective):
 
 
 class StartHere(SphinxDirective):
-    """A table of the package's entry points: the call with its defaults, and its docstring's first line."""
+    """A table of the package's first calls: each with its arguments and defaults, and its docstring's first line."""
 
     required_arguments = 1
 
     def run(self):
-        name = self.arguments[0]
-        pkg = importlib.import_module(name)
-        entry = [n for n in api_order.ENTRY_POINTS.get(name, []) if n in getattr(pkg, "__all__", ())]
-        if not entry:
+        package = self.arguments[0]
+        names = api_order.START_HERE.get(package, api_order.ENTRY_POINTS.get(package, []))
+        rows = []
+        for name in names:
+            module_name, _, attr = f"{package}.{name}".rpartition(".")
+            obj = getattr(importlib.import_module(module_name), attr, None)
+            if obj is None:
+                continue  # a name the package no longer has: left out, not an error
+            role, call = ("class", obj.__init__) if inspect.isclass(obj) else ("func", obj)
+            signature = _signature(call)
+            if inspect.isclass(obj):  # without self
+                signature = "(" + signature[1:].partition(", ")[2] if ", " in signature else "()"
+            summary = (inspect.getdoc(obj) or "").partition("\n\n")[0].replace("\n", " ")
+            rows += [f"   * - :{role}:`{name} <{module_name}.{attr}>`\\ ``{signature}``", f"     - {summary}"]
+        if not rows:
             return []
-        rows = [".. list-table::", "   :class: start-here", "   :widths: 1 1", ""]
-        for n in entry:
-            fn = getattr(pkg, n)
-            summary = (inspect.getdoc(fn) or "").partition("\n\n")[0].replace("\n", " ")
-            rows += [f"   * - :func:`{n} <{name}.{n}>`\\ ``{_signature(fn)}``", f"     - {summary}"]
+        table = [".. list-table::", "   :class: start-here", "   :widths: 1 1", ""] + rows
         body = nodes.container(classes=["start-here"])
-        self.state.nested_parse(_string_list(rows, self.get_source_info()[0]), self.content_offset, body)
+        self.state.nested_parse(_string_list(table, self.get_source_info()[0]), self.content_offset, body)
         return [nodes.rubric("", "Start here"), body]
 
 
