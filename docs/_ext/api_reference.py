@@ -14,13 +14,16 @@ own is left out; the class links to keras.io for what it inherits instead.
 import importlib
 import importlib.util
 import inspect
+import pathlib
 import types
 
 from docutils import nodes
+from docutils.statemachine import StringList
 from sphinx.ext.napoleon.docstring import GoogleDocstring
 from sphinx.util.docutils import SphinxDirective
 
 import api_order
+from zoo_pages import write_if_changed
 
 # The packages of the reference, and modules documented besides those their __all__ re-exports.
 PACKAGES = {"zoo": ("notebook", "cli"), "transfer": ("cli", "demo"), "datasets": ("digits",), "viz": ()}
@@ -40,7 +43,7 @@ HIDDEN_ATTRIBUTES = {"FIELDS"}  # the identity models' config plumbing; their do
 
 
 def _ours(obj):
-    return getattr(obj, "__module__", "").split(".")[0] in OWN
+    return (getattr(obj, "__module__", None) or "").split(".")[0] in OWN
 
 
 def ordered(module_name, names, objects):
@@ -186,8 +189,6 @@ class StartHere(SphinxDirective):
 
 
 def _string_list(lines, source):
-    from docutils.statemachine import StringList
-
     return StringList(list(lines), source=source)
 
 
@@ -264,15 +265,8 @@ def on_skip_member(app, what, name, obj, skip, options):
 
 
 def on_config_inited(app, config):
-    import os
-
     for package, extra in PACKAGES.items():
-        text = api_page(package, extra)
-        path = os.path.join(app.srcdir, "api", f"{package}.rst")
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        if not os.path.exists(path) or open(path).read() != text:
-            with open(path, "w") as f:
-                f.write(text)
+        write_if_changed(pathlib.Path(app.srcdir) / "api" / f"{package}.rst", api_page(package, extra))
 
 
 def setup(app):
