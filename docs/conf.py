@@ -7,6 +7,11 @@ from the registry (``zoo list --markdown``), the page of README's "Scaling out"
 section, and docs/_executed/, the tutorials with their outputs. The tests
 (tests/test_notebooks.py) write each notebook they execute there; this build
 executes, in quick mode, only those that are missing or older than the source.
+
+A quick build while writing (the tutorials rendered without running them, no outputs):
+    DOCS_SKIP_NOTEBOOKS=1 python -m sphinx -W -b html docs docs/_build/html
+Then check the pages as a reader would meet them (order, signatures, no Keras docstrings):
+    python docs/check_html.py docs/_build/html
 """
 
 import os
@@ -27,15 +32,19 @@ extensions = [
     "sphinx.ext.napoleon",    # their Args / Returns / Example sections
     "sphinx.ext.viewcode",
     "zoo_pages",              # the generated pages (model table, Scaling out, executed notebooks)
+    "api_reference",          # the API pages: entry points first, real signatures, no Keras docstrings
 ]
 exclude_patterns = ["_build", "_ext", "_generated", "Thumbs.db", ".DS_Store", "_executed/outputs", "**.ipynb_checkpoints"]
 
 html_theme = "furo"
 html_title = "cnn-zoo"
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["zoo.css"]  # code that wraps instead of running off the page
 
-# API reference: every name in a package's __all__, in source order, with the signature's types.
+# API reference (pages written by _ext/api_reference.py, in the order of _ext/api_order.py): a class's
+# members in source order; a method we override without a docstring shows none of the library's.
 autodoc_default_options = {"members": True, "undoc-members": True, "member-order": "bysource"}
+autodoc_inherit_docstrings = False
 autodoc_typehints = "signature"
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False

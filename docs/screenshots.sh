@@ -26,6 +26,7 @@ shot() {
 
 shot api/zoo.html api_zoo 1600
 shot api/transfer.html api_transfer 1600
+shot api/transfer.html api_transfer_first_screen 900   # what a new user sees first: the package and its first calls
 shot _executed/07_inside_a_cnn.html notebook_07 3200
 shot _executed/06_transfer_learning.html notebook_06 3200
 shot models.html models 1400

@@ -1,6 +1,6 @@
 """Pages this site generates when it is built, so that none of them is written (or goes stale) by hand.
 
-* ``api/<package>.rst``: the API reference of zoo, transfer, datasets and viz, from their ``__all__``.
+* ``api/<package>.rst``: the API reference, written by ``api_reference.py``.
 * ``_generated/model_table.md``: the registry's models measured, the table ``zoo list --markdown`` prints.
 * ``_generated/scaling_out.md``: README's "Scaling out" section (or a line saying README has none).
 * ``_executed/<notebook>.ipynb``: the tutorials with their outputs. tests/test_notebooks.py writes each
@@ -9,15 +9,11 @@
   offline stand-ins, once. The rest are rendered as they are (myst-nb's execution is off for them).
 """
 
-import importlib
-import importlib.util
-import inspect
 import io
 import os
 import pathlib
 import re
 import shutil
-import types
 from contextlib import redirect_stdout
 
 from sphinx.util import logging
@@ -69,48 +65,6 @@ def readme_section(readme, title):
     body = re.sub(r"\]\(docs/([^)]+)\)", r"](\1)", body)
     body = re.sub(r"\]\(BENCHMARKS\.md(#[^)]*)?\)", r"](benchmarks.md\1)", body)
     return body
-
-
-# The packages of the API reference, a line on each, and modules documented besides those in __all__.
-PACKAGES = {
-    "zoo": ("Architectures, the registry, inspection; the shared plumbing.", ("notebook", "cli")),
-    "transfer": ("Backbones, heads, freezing, fine-tuning, features.", ("cli", "demo")),
-    "datasets": ("Real data sets from their real formats, pipelines, augmentation.", ("digits",)),
-    "viz": ("Figures of training runs, data and what a network sees.", ()),
-}
-
-
-def _own_members(module):
-    return [obj for name, obj in vars(module).items() if not name.startswith("_")
-            and (inspect.isfunction(obj) or inspect.isclass(obj)) and obj.__module__ == module.__name__]
-
-
-def api_page(package, line, extra):
-    """reST of one package: its ``__all__`` at the top, then the modules whose names are not re-exported there.
-
-    A name another package defines (``transfer.WeightsUnavailableError`` is zoo's) is documented
-    once, by its own package; a module whose functions the package re-exports is not repeated.
-    """
-    pkg = importlib.import_module(package)
-    public = [getattr(pkg, name) for name in pkg.__all__]
-    top = {id(obj) for obj in public if not isinstance(obj, types.ModuleType)}
-    foreign = [name for name, obj in zip(pkg.__all__, public) if not isinstance(obj, types.ModuleType)
-               and getattr(obj, "__module__", package).split(".")[0] != package]
-    modules = [obj.__name__ for obj in public if isinstance(obj, types.ModuleType)
-               and obj.__name__.startswith(package + ".") and _own_members(obj)
-               and not any(id(member) in top for member in _own_members(obj))]
-    for name in extra:
-        full = f"{package}.{name}"
-        if full not in modules and importlib.util.find_spec(full):
-            modules.append(full)
-    lines = [package, "=" * len(package), "", line, "", f".. automodule:: {package}"]
-    if foreign:
-        lines += [f"   :exclude-members: {', '.join(foreign)}", ""]
-        lines += [f"``{package}.{name}`` is also the name of :class:`{getattr(pkg, name).__module__.split('.')[0]}"
-                  f".{name}`." for name in foreign]
-    for module in modules:
-        lines += ["", module, "-" * len(module), "", f".. automodule:: {module}"]
-    return "\n".join(lines) + "\n"
 
 
 # The tutorials that run on an offline stand-in when no DATA_DIR is given, and the data set it stands for.
@@ -176,13 +130,15 @@ def prepare_notebooks(docs):
 
 def on_config_inited(app, config):
     docs = app.srcdir
-    for package, (line, extra) in PACKAGES.items():
-        write_if_changed(os.path.join(docs, "api", f"{package}.rst"), api_page(package, line, extra))
     write_if_changed(os.path.join(docs, "_generated", "model_table.md"), model_table())
     section = readme_section(os.path.join(os.path.dirname(docs), "README.md"), "Scaling out")
     write_if_changed(os.path.join(docs, "_generated", "scaling_out.md"),
                      section or "# Scaling out\n\nThis version's README has no \"Scaling out\" section.\n")
-    config.nb_execution_excludepatterns = [f"_executed/{name}" for name in prepare_notebooks(docs)]
+    done = prepare_notebooks(docs)
+    if os.environ.get("DOCS_SKIP_NOTEBOOKS") == "1":  # a quick build: the tutorials without their outputs
+        logger.info("zoo_pages: DOCS_SKIP_NOTEBOOKS=1: the tutorials are rendered without running them")
+        config.nb_execution_mode = "off"
+    config.nb_execution_excludepatterns = [f"_executed/{name}" for name in done]
     for key, value in NOTEBOOK_ENV.items():  # the kernels inherit this process's environment
         if value is None:
             os.environ.pop(key, None)
