@@ -9,9 +9,9 @@ the functions of its module), an unlisted class after the listed classes.
 # Per package (or documented submodule): its functions in the order a user meets them.
 ENTRY_POINTS = {
     "transfer": ["load_backbone", "attach_head", "fine_tune", "freeze", "unfreeze", "trainable_report",
-                 "extract_features", "save_model", "load_model", "predict_files"],
+                 "extract_features", "save_model", "load_model", "predict_files", "head_on_features", "combine"],
     "zoo": ["list_models", "create_model", "summary", "receptive_field", "conv_output_size", "conv_params",
-            "default_input_shape", "min_input_size", "get_config", "list_configs", "get_builder",
+            "default_input_shape", "min_input_size", "get_arch", "list_configs", "get_builder",
             "register_model", "register_config", "unregister"],
     "datasets": ["augment_from_idg"],
     "viz": ["plot_history", "join_histories", "plot_augmentation_grid", "plot_keypoints", "plot_confusion_matrix",
@@ -30,7 +30,7 @@ ENTRY_POINTS = {
 # The "Start here" table at the top of a package's page, names relative to the package (default: its
 # ENTRY_POINTS). The data sets' entry points live in their modules.
 START_HERE = {
-    "zoo": ["list_models", "create_model", "summary", "receptive_field", "conv_output_size", "get_config",
+    "zoo": ["list_models", "create_model", "summary", "receptive_field", "conv_output_size", "get_arch",
             "register_model"],
     "datasets": ["cifar10.load", "dogs_vs_cats.load", "facial_keypoints.load", "digits.load_canvases",
                  "tfdata.from_arrays", "Augment", "KeypointAugment"],
@@ -38,7 +38,7 @@ START_HERE = {
 
 # Per package: its classes, the ones a user holds first at the top.
 CLASSES = {
-    "transfer": ["Backbone", "TransferModel", "FineTuneHistory", "TrainableReport", "DiscriminativeOptimizer",
+    "transfer": ["Backbone", "TransferModel", "Recipe", "FineTuneHistory", "TrainableReport", "DiscriminativeOptimizer",
                  "ImagePreprocessing", "ResumableCheckpoint", "RunState"],
     "zoo": ["Report", "LayerRow", "ArchConfig", "WeightFiles", "WeightsUnavailableError"],
     "datasets": ["Augment", "KeypointAugment"],
