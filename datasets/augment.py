@@ -26,7 +26,7 @@ import keras
 from keras import ops
 
 from datasets import geometry
-from zoo.validation import check_range
+from zoo.checks import check_range
 
 # ImageDataGenerator arguments with no per-image affine equivalent, and their no-op values.
 _UNSUPPORTED = {"featurewise_center": False, "samplewise_center": False,

@@ -19,7 +19,7 @@ Example:
 
 import numpy as np
 
-from zoo import validation
+from zoo import checks
 
 CANVAS = 20  # default canvas height and width
 DIGIT = 12   # default height and width of each upsampled digit
@@ -40,7 +40,7 @@ def load_small(size=DIGIT, channel=False):
     import keras
     from sklearn.datasets import load_digits
 
-    validation.check_positive_int("size", size)
+    checks.check_positive_int("size", size)
     data = load_digits()
     x = data.images[..., None].astype("float32") * (255.0 / 16.0)  # the digits are 0-16 grey levels
     x = keras.ops.convert_to_numpy(keras.ops.image.resize(x, (size, size), interpolation="bilinear"))
@@ -62,7 +62,7 @@ def place(images, canvas=CANVAS, seed=0):
     if images.ndim != 3 or images.shape[1] != images.shape[2]:
         raise ValueError(f"`images` must be square images of shape (N, d, d). Received: shape={images.shape}")
     n, d = images.shape[0], images.shape[1]
-    validation.check_positive_int("canvas", canvas)
+    checks.check_positive_int("canvas", canvas)
     if canvas < d:
         raise ValueError(f"The canvas must be at least as large as the images ({d}). Received: canvas={canvas}")
     rng = np.random.default_rng(seed)
@@ -102,7 +102,7 @@ def few_shot_split(x, y, classes, shots, seed=0):
         (8, 8, 24, [0, 1, 2, 3])
     """
     x, y, classes = np.asarray(x), np.asarray(y), list(classes)
-    validation.check_positive_int("shots", shots)
+    checks.check_positive_int("shots", shots)
     if len(x) != len(y):
         raise ValueError(f"`x` and `y` must have the same length. Received: len(x)={len(x)}, len(y)={len(y)}")
     rng = np.random.default_rng(seed)

@@ -32,7 +32,7 @@ import numpy as np
 
 from datasets import cifar10, digits
 from datasets.facial_keypoints import IMAGE_SIZE, KEYPOINT_NAMES
-from zoo import validation
+from zoo import checks
 from zoo.files import atomic_path
 
 
@@ -161,8 +161,8 @@ def write_training_csv(path, n, seed=0, incomplete=0.3):
         >>> images.shape, keypoints.shape, bool(np.isnan(keypoints).any())
         ((20, 96, 96, 1), (20, 30), True)
     """
-    n = validation.check_positive_int("n", n)
-    incomplete = validation.check_range("incomplete", incomplete, 0, 1, high_inclusive=True)
+    n = checks.check_positive_int("n", n)
+    incomplete = checks.check_range("incomplete", incomplete, 0, 1, high_inclusive=True)
     rng = np.random.default_rng(seed)
     lines = [",".join(KEYPOINT_NAMES) + ",Image"]
     for _ in range(n):
@@ -186,7 +186,7 @@ def resize_to_height(image, height):
     """
     import keras
 
-    height = validation.check_positive_int("height", height)
+    height = checks.check_positive_int("height", height)
     image = np.asarray(image, "float32")
     grey = image.ndim == 2
     batch = (image[..., None] if grey else image)[None]
@@ -229,7 +229,7 @@ def patch_scenes(n, backgrounds, target, size=64, patch=24, seed=0):
         >>> float(images[0].sum() / 255 / 3), float(images[0, top:top + 8, left:left + 8].min())
         (64.0, 255.0)
     """
-    n = validation.check_positive_int("n", n)
+    n = checks.check_positive_int("n", n)
     if not 0 < patch <= size:
         raise ValueError(f"`patch` must be a positive size no larger than size={size}. Received: patch={patch}")
     if not backgrounds:

@@ -19,7 +19,7 @@ import os
 import keras
 import numpy as np
 
-from zoo import validation
+from zoo import checks
 from zoo.files import atomic_path
 from zoo.parts import global_pool
 
@@ -96,7 +96,7 @@ def extract_features(backbone, images, pooling="avg", batch_size=64, cache_dir=N
         >>> feats.shape, len(os.listdir("cache"))
         ((16, 32), 1)
     """
-    validation.check_choice("pooling", pooling, HEAD_POOLING + (None,))
+    checks.check_choice("pooling", pooling, HEAD_POOLING + (None,))
     if process_count() > 1:
         # Keras's predict cannot return arrays that span several JAX processes (measured with
         # Keras 3.15: "Fetching value for jax.Array that spans non-addressable devices").

@@ -7,7 +7,7 @@ backbone or on cached features.
 
 import keras
 from keras import layers
-from zoo import validation
+from zoo import checks
 from zoo.parts import global_pool
 
 from transfer.backbones import policy_scope, with_policy
@@ -18,10 +18,10 @@ HEAD_POOLING = ("avg", "max", "flatten")  # a head's pooling of a 4-D feature ma
 
 def _check(classes, hidden, dropout, pooling, activation):
     """Validate the head's arguments; return ``(classes, hidden, output activation, head kind)``."""
-    classes = validation.check_positive_int("classes", classes)
-    validation.check_choice("pooling", pooling, HEAD_POOLING)
-    hidden = tuple(validation.check_positive_int("hidden", h) for h in hidden)
-    validation.check_range("dropout", dropout, 0, 1)
+    classes = checks.check_positive_int("classes", classes)
+    checks.check_choice("pooling", pooling, HEAD_POOLING)
+    hidden = tuple(checks.check_positive_int("hidden", h) for h in hidden)
+    checks.check_range("dropout", dropout, 0, 1)
     if activation == "auto":
         activation = "sigmoid" if classes == 1 else "softmax"
     if activation == "softmax" and classes == 1:
@@ -162,7 +162,7 @@ def combine(backbone, head, pooling="avg", name=None):
         >>> transfer.combine(base, head).output_shape
         (None, 5)
     """
-    validation.check_choice("pooling", pooling, HEAD_POOLING + (None,))
+    checks.check_choice("pooling", pooling, HEAD_POOLING + (None,))
     backbone = as_backbone(backbone)
     inputs = keras.Input(shape=backbone.input_shape[1:], name="image")
     x = backbone(inputs, training=False)

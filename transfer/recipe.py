@@ -22,7 +22,7 @@ import dataclasses
 import numbers
 from typing import Any, Optional, Tuple
 
-from zoo import validation
+from zoo import checks
 
 from transfer.schedules import SCHEDULES
 
@@ -41,7 +41,7 @@ def _epoch_count(value, name):
     """A non-negative epoch count (0 skips the phase)."""
     if value == 0:
         return 0
-    return validation.check_positive_int(name, value)
+    return checks.check_positive_int(name, value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,10 +102,10 @@ class Recipe:
             if isinstance(rate, bool) or (isinstance(rate, numbers.Real) and not rate > 0):
                 raise ValueError(f"`learning_rate` must be positive. Received: learning_rate={self.learning_rate!r}")
         set_(self, "learning_rate", rates)
-        validation.check_choice("schedule", self.schedule, SCHEDULES)
-        validation.check_choice("mode", self.mode, MODES)
+        checks.check_choice("schedule", self.schedule, SCHEDULES)
+        checks.check_choice("mode", self.mode, MODES)
         if self.lr_decay is not None:
-            validation.check_range("lr_decay", self.lr_decay, 0, 1, low_inclusive=False, high_inclusive=True)
+            checks.check_range("lr_decay", self.lr_decay, 0, 1, low_inclusive=False, high_inclusive=True)
         if self.patience is not None:
             _epoch_count(self.patience, "patience")
         if isinstance(self.metrics, (list, tuple)):
@@ -120,7 +120,7 @@ class Recipe:
         """A copy with ``changes``; an unknown name is a TypeError that lists the settings."""
         for name in changes:
             if name not in self.settings():
-                hint = validation.close_matches(name, self.settings()).strip()
+                hint = checks.close_matches(name, self.settings()).strip()
                 raise TypeError(f"Recipe has no setting {name!r}.{' ' + hint if hint else ''} "
                                 f"Settings: {', '.join(self.settings())}")
         return dataclasses.replace(self, **changes)

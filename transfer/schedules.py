@@ -13,7 +13,7 @@ rate.
 import math
 
 import keras
-from zoo import validation
+from zoo import checks
 
 SCHEDULES = ("constant", "cosine")
 
@@ -30,8 +30,8 @@ def warmup_cosine(learning_rate, total_steps, warmup=0.1):
         >>> [round(float(lr(s)), 6) for s in (0, 4, 10, 55, 100)]
         [9.1e-05, 0.000455, 0.001, 0.0005, 0.0]
     """
-    total_steps = validation.check_positive_int("total_steps", total_steps)
-    validation.check_range("warmup", warmup, 0, 1, high_inclusive=False)
+    total_steps = checks.check_positive_int("total_steps", total_steps)
+    checks.check_range("warmup", warmup, 0, 1, high_inclusive=False)
     warmup_steps = int(math.ceil(warmup * total_steps)) if warmup else 0
     return keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=float(learning_rate) / (warmup_steps + 1),
@@ -48,7 +48,7 @@ def phase_learning_rate(learning_rate, schedule, total_steps, warmup=0.1):
         >>> type(phase_learning_rate(1e-3, "cosine", 50)).__name__
         'CosineDecay'
     """
-    validation.check_choice("schedule", schedule, SCHEDULES)
+    checks.check_choice("schedule", schedule, SCHEDULES)
     if schedule == "constant":
         return learning_rate
     return warmup_cosine(learning_rate, total_steps, warmup)

@@ -19,7 +19,7 @@ Example:
 import re
 from collections import OrderedDict
 
-from zoo.validation import close_matches
+from zoo.checks import close_matches
 
 # scheme -> ordered (regex, group) rules; a layer no rule names joins the group before it.
 SCHEMES = {

@@ -10,7 +10,7 @@ headless models, ``transfer``'s heads and its feature extraction.
 import keras
 from keras import layers
 
-from zoo import validation
+from zoo import checks
 from zoo import weights as weights_lib
 from zoo.registry import get_arch
 
@@ -30,7 +30,7 @@ def image_input(input_tensor, input_shape, *, config, channels=None):
     """
     if input_tensor is not None and input_shape is None:
         input_shape = tuple(input_tensor.shape[1:])
-    shape = validation.check_input_shape(input_shape, default=config.input_shape, min_size=config.min_size,
+    shape = checks.check_input_shape(input_shape, default=config.input_shape, min_size=config.min_size,
                                          channels=channels)
     if input_tensor is None:
         x = layers.Input(shape=shape, name="input")
@@ -43,12 +43,12 @@ def image_input(input_tensor, input_shape, *, config, channels=None):
 
 def check_common(config, *, include_top, weights, pooling, classes, classifier_activation):
     """Validate the keras.applications-style arguments against the record ``config``; returns ``classes``."""
-    classes = validation.check_classes(classes)
-    validation.check_pooling(pooling)
+    classes = checks.check_classes(classes)
+    checks.check_pooling(pooling)
     if include_top and pooling is not None:
         raise ValueError("`pooling` applies to the headless model only (include_top=False); the top already "
                          f"pools. Received: include_top=True, pooling={pooling!r}")
-    validation.check_weights(
+    checks.check_weights(
         weights,
         pretrained_available=config.has_weights("imagenet"),
         include_top=include_top,
@@ -73,7 +73,7 @@ def global_pool(x, pooling, name=None):
     """
     if pooling is None:
         return x
-    cls, default_name = _POOLING_LAYERS[validation.check_choice("pooling", pooling, tuple(_POOLING_LAYERS))]
+    cls, default_name = _POOLING_LAYERS[checks.check_choice("pooling", pooling, tuple(_POOLING_LAYERS))]
     return cls(name=name or default_name)(x)
 
 

@@ -22,7 +22,7 @@ Example:
 import fnmatch
 import re
 
-from zoo import validation
+from zoo import checks
 from zoo.configs import ArchConfig
 
 _CONFIGS = {}  # name -> ArchConfig, zoo and keras.applications models
@@ -154,7 +154,7 @@ def get_arch(name):
     matches = sorted((c.source != "zoo", n) for n, c in _CONFIGS.items() if _key(n) == _key(name))
     if matches:
         return _CONFIGS[matches[0][1]]
-    raise ValueError(f"Unknown architecture {name!r}.{validation.close_matches(name, _CONFIGS)} "
+    raise ValueError(f"Unknown architecture {name!r}.{checks.close_matches(name, _CONFIGS)} "
                      f"Use zoo.list_configs() to see all {len(_CONFIGS)} names (zoo.list_models() for the "
                      "zoo's own builders).")
 
@@ -170,7 +170,7 @@ def get_builder(name):
         return _BUILDERS[name]
     except KeyError:
         raise ValueError(
-            f"Unknown model {name!r}.{validation.close_matches(name, _BUILDERS)} Use zoo.list_models() "
+            f"Unknown model {name!r}.{checks.close_matches(name, _BUILDERS)} Use zoo.list_models() "
             f"to see all {len(_BUILDERS)} registered names."
         ) from None
 

@@ -13,7 +13,7 @@ import os
 
 import keras
 
-from zoo import files, validation
+from zoo import checks, files
 
 
 class WeightsUnavailableError(OSError):
@@ -86,7 +86,7 @@ def load_into(model, weights, *, arch=None, include_top=True):
     if weights is None:
         return model
     path = fetch(arch, include_top) if weights == "imagenet" else os.fspath(weights)
-    validation.check_weights_file(path)
+    checks.check_weights_file(path)
     try:
         model.load_weights(path)
     except (ValueError, KeyError, OSError) as err:

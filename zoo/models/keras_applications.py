@@ -17,7 +17,7 @@ Example:
 import os
 import re
 
-from zoo import files, validation
+from zoo import checks, files
 from zoo.configs import ArchConfig
 from zoo.registry import register_config
 from zoo.weights import WeightsUnavailableError
@@ -39,7 +39,7 @@ def build(config, *, weights=None, input_shape=None, **kwargs):
     if input_shape is None and kwargs.get("input_tensor") is None:
         input_shape = config.input_shape
     if weights is not None and weights != "imagenet":
-        validation.check_weights_file(weights)  # missing, text or truncated files named, as for zoo models
+        checks.check_weights_file(weights)  # missing, text or truncated files named, as for zoo models
     try:
         return ctor(weights=weights, input_shape=input_shape, **kwargs)
     except Exception as err:  # keras.utils.get_file raises a bare Exception when the download fails
