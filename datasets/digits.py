@@ -37,8 +37,8 @@ def load_small(size=DIGIT, channel=False):
         >>> load_small(16, channel=True)[0].shape
         (1797, 16, 16, 1)
     """
-    import keras
-    from sklearn.datasets import load_digits
+    import keras  # datasets' loaders import Keras only where they resize or build
+    from sklearn.datasets import load_digits  # scikit-learn (slow to import) only for the digits
 
     checks.check_positive_int("size", size)
     data = load_digits()

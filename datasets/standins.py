@@ -124,7 +124,7 @@ def cartoon_face(rng=None):
         >>> bool(left_eye_x > 48 > right_eye_x), int(image[int(points[1]), int(left_eye_x)]) < 80  # a dark eye
         (True, True)
     """
-    from skimage import draw
+    from skimage import draw  # scikit-image: the notebooks' extra, needed by this stand-in only
 
     rng = np.random.default_rng(rng)
     img = rng.normal(0.25, 0.05, (IMAGE_SIZE, IMAGE_SIZE))
@@ -184,7 +184,7 @@ def resize_to_height(image, height):
         >>> resize_to_height(np.zeros((300, 451, 3), "uint8"), 100).shape
         (100, 150, 3)
     """
-    import keras
+    import keras  # datasets' loaders import Keras only where they resize or build
 
     height = checks.check_positive_int("height", height)
     image = np.asarray(image, "float32")

@@ -12,6 +12,10 @@ Example:
 import argparse
 import sys
 
+import keras
+from tqdm.auto import tqdm
+
+from transfer import demo
 from zoo.cli import ArgumentParser, run
 
 EPILOG = """examples:
@@ -95,9 +99,6 @@ def _progress_bars():
     off when stderr is not a terminal, so logs and captured output hold the
     lines only.
     """
-    import keras
-    from tqdm.auto import tqdm
-
     class EpochBar(keras.callbacks.Callback):
         def __init__(self, label, epochs):
             super().__init__()
@@ -123,8 +124,6 @@ def _progress_bars():
 
 
 def _demo(args):
-    from transfer import demo
-
     seeds = (0,) if args.quick else tuple(range(args.seeds))
     watch, close_bars = (None, lambda: None) if args.verbose or args.quiet else _progress_bars()
 

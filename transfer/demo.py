@@ -226,9 +226,9 @@ def run(out="transfer_demo", quick=False, seeds=(0, 1), shots=SHOTS, backbone=BA
 
 def _write_files(out, report, x, y, pre_hist, h_scratch, result, model):
     """The figures, the fine-tuned model and sample images; returns {what: path}."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # pyplot (and a backend) only when figures are drawn
 
-    from viz import plot_history
+    from viz import plot_history  # viz imports pyplot too
 
     backbone, shots = report["backbone"], report["shots"]
     paths = {"results figure": os.path.join(out, "test_accuracy_per_method.png")}
@@ -249,7 +249,7 @@ def _write_files(out, report, x, y, pre_hist, h_scratch, result, model):
 
 def plot_results(report, path):
     """Test accuracy per method: a dot per seed, a bar at the mean, chance dotted; saved to ``path``."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # pyplot (and a backend) only when figures are drawn
 
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     for i, method in enumerate(METHODS):
@@ -268,7 +268,7 @@ def plot_results(report, path):
 
 def _write_samples(x, y, folder):
     """A few held-out 5-9 digits as PNG files, to try ``transfer predict`` on."""
-    from PIL import Image
+    from PIL import Image  # Pillow only when samples are written
 
     os.makedirs(folder, exist_ok=True)
     for c in range(5, 10):

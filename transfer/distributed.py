@@ -41,7 +41,7 @@ def _tf_workers():
 
 
 def _tf_strategy(devices):
-    import tensorflow as tf
+    import tensorflow as tf  # this backend only: a JAX install may lack TensorFlow
 
     if _tf_workers() > 1:
         # Keras 3 cannot train under MultiWorkerMirroredStrategy yet: fit() fails converting the
@@ -101,7 +101,7 @@ def data_parallel(devices="auto"):
 def process_count():
     """How many processes train together (JAX processes, or TensorFlow workers)."""
     if keras.backend.backend() == "jax":
-        import jax
+        import jax  # this backend only: a TensorFlow install may lack JAX
 
         return jax.process_count()
     return max(_tf_workers(), 1)
@@ -110,7 +110,7 @@ def process_count():
 def process_index():
     """This process's rank: 0 is the chief."""
     if keras.backend.backend() == "jax":
-        import jax
+        import jax  # this backend only: a TensorFlow install may lack JAX
 
         return jax.process_index()
     config = json.loads(os.environ.get("TF_CONFIG") or "{}")

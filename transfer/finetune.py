@@ -62,7 +62,7 @@ class FineTuneHistory:
 
     def plot(self, path=None, title=None, metrics=None):
         """Training curves with the phase boundary dashed (``viz.plot_history``)."""
-        from viz import plot_history
+        from viz import plot_history  # matplotlib only when a user plots
 
         return plot_history(self.history, metrics=metrics, phase_boundaries=self.phase_boundaries,
                             title=title, path=path)

@@ -58,7 +58,7 @@ def _try_model(inputs, outputs):
 
 
 def _grad_tf(model, layer_name, x, class_index):
-    import tensorflow as tf
+    import tensorflow as tf  # this backend only: a JAX install may lack TensorFlow
 
     maps_and_output, _ = _pieces(model, layer_name)
     with tf.GradientTape() as tape:
@@ -70,7 +70,7 @@ def _grad_tf(model, layer_name, x, class_index):
 
 def _grad_jax(model, layer_name, x, class_index):
     """JAX differentiates functions, not tapes: differentiate the part of the model after the layer."""
-    import jax
+    import jax  # this backend only: a TensorFlow install may lack JAX
 
     maps_and_output, cut = _pieces(model, layer_name, need_cut=True)
     if cut is None:

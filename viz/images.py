@@ -98,7 +98,7 @@ def plot_confusion_matrix(y_true, y_pred, class_names, normalize=False, path=Non
         >>> sorted(t.get_text() for t in fig.axes[0].texts)
         ['0', '1', '1', '1']
     """
-    from sklearn.metrics import confusion_matrix
+    from sklearn.metrics import confusion_matrix  # scikit-learn (slow to import) only for this figure
 
     y_true = np.asarray(y_true).reshape(-1).astype(int)
     y_pred = np.asarray(y_pred)

@@ -8,6 +8,9 @@ this module's old name, kept for one release.)
 import difflib
 import numbers
 import os
+import zipfile
+
+import h5py
 
 __all__ = ["BUILDER_POOLING", "check_weights", "check_weights_file", "check_choice", "check_pooling", "check_classes",
            "check_input_shape", "check_positive_int", "check_range", "close_matches"]
@@ -51,10 +54,6 @@ def check_weights_file(path):
         ...
         ValueError: 'notes.h5' is not an HDF5 weights file (.h5 or .weights.h5): it does not start with HDF5's signature. Received: weights='notes.h5'
     """
-    import zipfile
-
-    import h5py
-
     name = os.fspath(path)
     if not os.path.isfile(name):
         raise FileNotFoundError(f"No weights file at {name!r}. Received: weights={path!r}")

@@ -15,6 +15,11 @@ import argparse
 import contextlib
 import sys
 
+import keras
+
+import zoo
+from zoo.inspection import si_units
+
 EPILOG = """examples:
   zoo list                          # name, parameters, FLOPs, default input of every model
   zoo list "vgg*" --markdown        # the same as a Markdown table (the documentation's model table)
@@ -80,8 +85,6 @@ def _shape(text):
 @contextlib.contextmanager
 def _progress(total):
     """A Keras progress bar on stderr (stdout stays the table); silent when stderr is not a terminal."""
-    import keras
-
     bar = keras.utils.Progbar(total, verbose=1 if sys.stderr.isatty() else 0)
     with contextlib.redirect_stdout(sys.stderr):  # Progbar writes to sys.stdout
         yield bar
@@ -95,10 +98,6 @@ def measure(name):
         >>> config.input_shape, report.total_params
         ((32, 32, 3), 271098)
     """
-    import keras
-
-    import zoo
-
     config = zoo.get_arch(name)
     report = zoo.summary(zoo.create_model(config.name))
     keras.backend.clear_session()  # a table of 30 models must not keep 30 graphs alive
@@ -127,8 +126,6 @@ def card_text(config, report):
         parameters          271,098 (trainable 269,722)
         ...
     """
-    from zoo.inspection import si_units
-
     shape = "x".join(map(str, config.input_shape))
     rf = "n/a" if report.receptive_field is None else \
         f"{report.receptive_field} px (effective stride {report.effective_stride})"
@@ -150,8 +147,6 @@ def card_text(config, report):
 
 def table_rows(names):
     """One row of figures per model: name, parameters, MACs, activations, inputs, preprocessing, weights."""
-    from zoo.inspection import si_units
-
     rows = []
     with _progress(len(names)) as bar:
         for i, name in enumerate(names):
@@ -195,8 +190,6 @@ def _plain_table(rows):
 
 
 def _list(args):
-    import zoo
-
     names = zoo.list_models(args.pattern)
     if not names:
         raise ValueError(f"No model matches the pattern. Received: pattern={args.pattern!r}")
@@ -206,8 +199,6 @@ def _list(args):
 
 
 def _summary(args):
-    import zoo
-
     kwargs = {key: value for key, value in (("input_shape", args.input_shape), ("classes", args.classes)) if value}
     print(zoo.summary(zoo.create_model(args.name, **kwargs)))
     return 0

@@ -23,6 +23,7 @@ import keras
 
 
 from zoo.graph import model_graph
+from zoo.registry import create_model
 
 
 @dataclasses.dataclass
@@ -234,7 +235,6 @@ def summary(model, input_shape=None):
         True
     """
     if isinstance(model, str):
-        from zoo.registry import create_model
         model = create_model(model, **({"input_shape": tuple(input_shape)} if input_shape else {}))
     elif input_shape is not None:
         model = keras.models.clone_model(model, input_tensors=keras.Input(tuple(input_shape)))

@@ -14,6 +14,7 @@ import os
 import keras
 
 from zoo import checks, files
+from zoo.registry import get_arch, list_configs
 
 
 class WeightsUnavailableError(OSError):
@@ -21,8 +22,6 @@ class WeightsUnavailableError(OSError):
 
 
 def _published(arch):
-    from zoo.registry import get_arch
-
     config = get_arch(arch)
     if not config.has_weights("imagenet"):
         raise ValueError(f"No published ImageNet weights for {arch!r}. Architectures with them: "
@@ -31,8 +30,6 @@ def _published(arch):
 
 
 def _all():
-    from zoo.registry import list_configs
-
     return list_configs(source="zoo")
 
 

@@ -17,6 +17,8 @@ Example:
 import os
 import re
 
+import keras
+
 from zoo import checks, files
 from zoo.configs import ArchConfig
 from zoo.registry import register_config
@@ -33,8 +35,6 @@ def build(config, *, weights=None, input_shape=None, **kwargs):
         >>> build(zoo.get_arch("mobilenet_v2"), include_top=False, input_shape=(96, 96, 3)).output_shape
         (None, 3, 3, 1280)
     """
-    import keras
-
     ctor = getattr(keras.applications, config.keras_app)
     if input_shape is None and kwargs.get("input_tensor") is None:
         input_shape = config.input_shape
