@@ -78,7 +78,7 @@ def export(model_or_path, out, format="tf_saved_model", quantize=None, calibrati
     names = class_names if class_names is not None else getattr(model, "class_names", None)
     if names is not None:
         names = check_class_names(list(names), model.output_shape[-1])
-    float_model, converted_from = float32_model(model)
+    float_model, converted_from = inference_model(model)
     images = sample_images(samples, float_model.input_shape)
     float_model(images[:1], training=False)  # Keras's ONNX export on JAX wants a model that has been called
     expected = float_model.predict(images, verbose=0)
@@ -158,24 +158,30 @@ def _check_target(out, format, quantize, calibration):
     return out
 
 
-def float32_model(model):
-    """``(model, None)`` if it computes in float32, else ``(a float32 copy with the same weights, old policy)``.
+def inference_model(model):
+    """``(model, None)`` for a float32 model without an optimizer, else ``(a clean copy, the old policy or None)``.
+
+    The copy has the same weights, computes in float32 and carries no
+    optimizer: exporters track everything the model holds, and an optimizer
+    (e.g. a :class:`~transfer.optimizers.DiscriminativeOptimizer` from
+    ``fine_tune``) is not part of serving.
 
     Example:
         >>> fast = transfer.attach_head(transfer.load_backbone("cnn_mnist", weights=None), 3, dtype="mixed_float16")
-        >>> copy, was = float32_model(fast)
+        >>> copy, was = inference_model(fast)
         >>> copy.compute_dtype, was, type(copy).__name__, copy.head_kind
         ('float32', 'mixed_float16', 'TransferModel', 'multiclass')
     """
     policies = {layer.dtype_policy.name for layer in _all_layers(model)} | {model.dtype_policy.name}
     mixed = sorted(p for p in policies if p != "float32")
-    if not mixed:
+    if not mixed and getattr(model, "optimizer", None) is None:
         return model, None
     config = _float32_config(keras.saving.serialize_keras_object(model))
+    config.pop("compile_config", None)  # an uncompiled copy: no optimizer, no loss
     with policy_scope("float32"):
         copy = keras.saving.deserialize_keras_object(config)
     copy.set_weights(model.get_weights())  # a mixed policy keeps float32 variables: nothing is lost
-    return copy, mixed[0]
+    return copy, (mixed[0] if mixed else None)
 
 
 def _all_layers(model):
@@ -252,7 +258,11 @@ def _export_onnx(model, path, spec):
                           "the same). Received: backend='jax', jax2onnx missing")
     if backend == "tensorflow":
         artifacts.require("tf2onnx", "ONNX export on TensorFlow")
-    model.export(path, format="onnx", verbose=False, input_signature=[spec])
+    import warnings
+
+    with warnings.catch_warnings():  # Keras's tf2onnx patch probes `np.object`, which numpy 2 warns about
+        warnings.simplefilter("ignore", FutureWarning)
+        model.export(path, format="onnx", verbose=False, input_signature=[spec])
 
 
 def _int8_converter_options(calib):
