@@ -69,6 +69,11 @@ class Artifact:
 
     ``predict`` splits ``x`` into batches of ``batch_size`` like Keras's
     ``Model.predict`` and returns float32 outputs.
+
+    Example:
+        >>> artifact = transfer.load_model("digits.tflite")                     # doctest: +SKIP
+        >>> artifact.input_shape, artifact.predict(np.zeros((2, 20, 20, 1))).shape  # doctest: +SKIP
+        ((None, 20, 20, 1), (2, 5))
     """
 
     format = None
@@ -91,6 +96,10 @@ class Artifact:
         """Outputs for images ``x`` (N, H, W, C) of raw 0-255 pixels, like ``keras.Model.predict``.
 
         ``verbose`` is accepted for Keras's signature and ignored.
+
+        Example:
+            >>> transfer.load_model("digits.onnx").predict(images, verbose=0).argmax(-1)   # doctest: +SKIP
+            array([0, 3])
         """
         x = np.asarray(x, dtype="float32")
         expected = self.input_shape[1:]
