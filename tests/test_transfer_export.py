@@ -176,6 +176,21 @@ def test_a_fine_tuned_mixed_precision_model_exports_float32_without_its_optimize
     np.testing.assert_allclose(artifact.predict(x), model.predict(x, verbose=0), atol=2e-2)  # float16's rounding
 
 
+def test_a_binary_model_of_flexible_input_size_in_litert(tmp_path, photos):
+    keras.utils.set_random_seed(2)
+    model = transfer.attach_head(transfer.load_backbone("cnn_mnist", weights=None, input_shape=(None, None, 3)), 1)
+    report = transfer.export(model, tmp_path / "m.tflite", format="litert", class_names=["no", "yes"], speed=False)
+    artifact = transfer.load_model(tmp_path / "m.tflite")
+    assert report.max_abs_diff <= 1e-4 and artifact.input_shape == (None, None, None, 3)
+    for shape in [(2, 30, 30, 3), (2, 44, 36, 3), (1, 44, 36, 3)]:  # the interpreter is resized to each
+        x = np.random.default_rng(0).uniform(0, 255, shape).astype("float32")
+        np.testing.assert_allclose(artifact.predict(x), model.predict(x, verbose=0), atol=1e-4)
+    got = transfer.predict_files(artifact, [photos + "/cat"], size=(40, 48))
+    want = transfer.predict_files(model, [photos + "/cat"], class_names=["no", "yes"], size=(40, 48))
+    assert [[c for c, _ in top] for _, top in got] == [[c for c, _ in top] for _, top in want]
+    assert {c for _, top in got for c, _ in top} == {"no", "yes"}  # a binary head reports both classes
+
+
 def test_bad_arguments_are_clear_errors(tmp_path, photos):
     model = _tiny()
     cases = [({"out": tmp_path / "m.tflite", "format": "tflite"}, r"`format` must be one of .*Received: format='tflite'"),

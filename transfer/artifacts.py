@@ -166,16 +166,16 @@ class LiteRTArtifact(Artifact):
         self.interpreter = interpreter.Interpreter(model_path=os.fspath(path), num_threads=num_threads)
         self._input = self.interpreter.get_input_details()[0]
         self._output = self.interpreter.get_output_details()[0]
-        self._batch = None
+        self._shape = None
         shape = [None if s < 0 else int(s) for s in self._input["shape_signature"]]
         out = [None if s < 0 else int(s) for s in self._output["shape_signature"]]
         super().__init__(path, read_litert_metadata(path), shape, out)
 
     def _run(self, batch):
-        if len(batch) != self._batch:  # the exported batch is 1: resize, then allocate again
+        if batch.shape != self._shape:  # the exported batch is 1 (and a flexible size, 1x1): resize, allocate
             self.interpreter.resize_tensor_input(self._input["index"], list(batch.shape))
             self.interpreter.allocate_tensors()
-            self._batch = len(batch)
+            self._shape = batch.shape
         self.interpreter.set_tensor(self._input["index"], batch)
         self.interpreter.invoke()
         return self.interpreter.get_tensor(self._output["index"]).copy()
