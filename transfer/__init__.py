@@ -16,13 +16,10 @@ A quick tour (``weights="imagenet"`` fetches Keras's file once; ``None`` here ke
 Run ``python -m transfer demo`` for the whole story offline on real digits.
 """
 
-from transfer.artifacts import Artifact, load_artifact
 from transfer.backbones import available_backbones, load_backbone, policy_scope, with_policy
 from transfer.checkpoint import ResumableCheckpoint, RunState, atomic_save, read_state
 from transfer import distributed
 from transfer.distributed import data_parallel, is_chief, process_shard
-from transfer.export import ExportVerificationError, export
-from transfer.export_checks import ExportReport
 from transfer.features import cache_key, cache_path, extract_features
 from transfer.finetune import FineTuneHistory, fine_tune
 from transfer.freezing import TrainableReport, freeze, trainable_report, unfreeze
@@ -32,6 +29,9 @@ from transfer.models import Backbone, TransferModel, as_backbone, head_kind
 from transfer.io import load_model, predict_files, save_model
 from transfer.optimizers import DiscriminativeOptimizer, group_multipliers
 from transfer.preprocessing import ImagePreprocessing
+from transfer.artifacts import Artifact, load_artifact
+from transfer.export import ExportVerificationError, export
+from transfer.export_checks import ExportReport
 from zoo.weights import WeightsUnavailableError
 
 __all__ = [name for name in dir() if not name.startswith("_")]

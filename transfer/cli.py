@@ -173,7 +173,12 @@ def _demo(args):
 def _predict(args):
     import transfer
 
-    model = transfer.load_model(args.model)  # its class names come with it
+    try:
+        model = transfer.load_model(args.model)  # its class names come with it
+    except ImportError as err:  # an exported model whose runtime (the export extra) is not installed
+        from zoo.cli import fail
+
+        return fail("transfer", err)
     results = transfer.predict_files(model, args.paths, top=args.top, size=args.size)
     for path, top in results:
         shown = "  ".join(f"{name}: {p:.3f}" for name, p in top)
@@ -185,10 +190,14 @@ def _predict(args):
 
 def _export(args):
     import transfer
+    from zoo.cli import fail
 
-    report = transfer.export(args.model, args.out, format=args.format, quantize=args.quantize,
-                             calibration=args.calibration, validation=args.validation, samples=args.samples,
-                             tolerance="auto" if args.tolerance is None else args.tolerance)
+    try:
+        report = transfer.export(args.model, args.out, format=args.format, quantize=args.quantize,
+                                 calibration=args.calibration, validation=args.validation, samples=args.samples,
+                                 tolerance="auto" if args.tolerance is None else args.tolerance)
+    except ImportError as err:  # the export extra is missing: one line that says what to install
+        return fail("transfer", err)
     print(report)
     return 0
 
@@ -219,5 +228,5 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (FileNotFoundError, ValueError, OSError, ImportError) as err:  # ImportError: a missing extra
+    except (FileNotFoundError, ValueError, OSError) as err:
         return fail("transfer", err)
