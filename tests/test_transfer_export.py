@@ -117,6 +117,7 @@ def test_each_artifact_gives_the_keras_answers_in_its_runtime_with_the_names_ins
     assert [top[0][0] for _, top in from_keras] == ["cat"] * 5 + ["coffee"] * 5
 
 
+@pytest.mark.slow
 def test_command_line_export_then_predict_names_the_same_classes(trained, exported, photos, tmp_path, capsys):
     out = str(tmp_path / "cli.onnx")
     assert cli_main(["export", trained[1], out, "--format", "onnx", "--samples", photos]) == 0
@@ -144,6 +145,7 @@ def test_a_failed_check_leaves_nothing_and_keeps_the_old_artifact(fmt, name, run
     assert os.path.getmtime(out / "saved_model.pb" if fmt == "tf_saved_model" else out) == stamp
 
 
+@pytest.mark.slow
 def test_int8_litert_is_smaller_and_agrees_with_the_float_model(trained, exported, photos, tmp_path):
     out = tmp_path / "model_int8.tflite"
     report = transfer.export(trained[1], out, format="litert", quantize="int8", calibration=photos,
@@ -191,7 +193,7 @@ def test_a_binary_model_of_flexible_input_size_in_litert(tmp_path, photos):
     assert {c for _, top in got for c, _ in top} == {"no", "yes"}  # a binary head reports both classes
 
 
-def test_bad_arguments_are_clear_errors(tmp_path, photos):
+def test_bad_arguments_are_clear_errors(tmp_path, photos, exported):
     model = _tiny()
     cases = [({"out": tmp_path / "m.tflite", "format": "tflite"}, r"`format` must be one of .*Received: format='tflite'"),
              ({"out": tmp_path / "m.tflite", "format": "onnx"}, r"A onnx model is a \.onnx file. Received: out="),
@@ -204,6 +206,8 @@ def test_bad_arguments_are_clear_errors(tmp_path, photos):
     for kwargs, message in cases:
         with pytest.raises(ValueError, match=message):
             transfer.export(model, **kwargs)
+    with pytest.raises(ValueError, match=r"export takes a Keras model or a \.keras file.*Received: <LiteRTArtifact"):
+        transfer.export(exported["litert"][0], tmp_path / "again.onnx", format="onnx")
     assert sorted(os.listdir(photos)) == sorted(NAMES) and not os.listdir(tmp_path)  # the photos were not touched
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -74,6 +74,9 @@ def export(model_or_path, out, format="tf_saved_model", quantize=None, calibrati
     from transfer.io import check_class_names, load_model
 
     model = load_model(model_or_path) if isinstance(model_or_path, (str, os.PathLike)) else model_or_path
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"export takes a Keras model or a .keras file (an exported artifact is already exported). "
+                         f"Received: {model!r}")
     out = _check_target(os.fspath(out), format, quantize, calibration)
     names = class_names if class_names is not None else getattr(model, "class_names", None)
     if names is not None:
