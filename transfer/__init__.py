@@ -34,6 +34,9 @@ from transfer.models import Backbone, TransferModel, as_backbone, head_kind
 from transfer.io import load_model, predict_files, save_model
 from transfer.optimizers import DiscriminativeOptimizer, group_multipliers
 from transfer.preprocessing import ImagePreprocessing
+from transfer.artifacts import Artifact, load_artifact
+from transfer.export import ExportVerificationError, export
+from transfer.export_checks import ExportReport
 from zoo.weights import WeightsUnavailableError
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -1,4 +1,4 @@
-"""The ``transfer`` command line: the demo, prediction on image files, the list of backbones.
+"""The ``transfer`` command line: the demo, export, prediction on image files, the list of backbones.
 
 Installed as the console script ``transfer`` (``python -m transfer`` is the
 same); organised as :mod:`zoo.cli`: ``build_parser()`` and ``main(argv)``,
@@ -23,6 +23,10 @@ EPILOG = """examples:
   transfer demo --output /tmp/demo --quick      # fewer epochs, one seed
   transfer demo --verbose                       # Keras's line per epoch as well
   transfer predict transfer_demo/digits5-9.keras transfer_demo/samples/
+  transfer export transfer_demo/digits5-9.keras digits.onnx --format onnx
+  transfer export transfer_demo/digits5-9.keras digits.tflite --format litert --quantize int8 \
+      --calibration transfer_demo/samples/
+  transfer predict digits.onnx transfer_demo/samples/
   transfer backbones 'efficientnet*'
 """
 
@@ -75,16 +79,33 @@ def build_parser():
     shown.add_argument("--quiet", action="store_true", help="no line per training run, only the results")
     demo.set_defaults(run=_demo)
 
-    pred = sub.add_parser("predict", help="classify image files with a saved .keras model",
+    pred = sub.add_parser("predict", help="classify image files with a saved or exported model",
                           description="Print the top classes with probabilities for each image file "
-                                      "(folders: every image inside). Class names come from MODEL's "
-                                      ".classes.json beside it when present.")
-    pred.add_argument("model", metavar="MODEL", help="a .keras file saved by transfer.save_model")
+                                      "(folders: every image inside). Class names come from inside MODEL "
+                                      "(or a .classes.json beside an older .keras file).")
+    pred.add_argument("model", metavar="MODEL", help="a .keras file saved by transfer.save_model, or a SavedModel "
+                                                     "folder, .onnx or .tflite file written by transfer export")
     pred.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     pred.add_argument("--top", type=_positive, default=3, metavar="K", help="classes to show (default: %(default)s)")
     pred.add_argument("--size", type=_positive, nargs=2, metavar=("H", "W"),
                       help="image size for a model with a flexible input size (default: each image's own)")
     pred.set_defaults(run=_predict)
+
+    exp = sub.add_parser("export", help="write a .keras model as a SavedModel, ONNX or LiteRT file, and check it",
+                         description="Export MODEL with the class names inside, run the result in its own "
+                                     "runtime on sample images, compare with Keras (max |difference|, 1e-4 "
+                                     "allowed for float32), and measure its speed. Nothing is written if the "
+                                     "check fails. Needs the export extra: pip install -e \".[export]\".")
+    exp.add_argument("model", metavar="MODEL", help="a .keras file saved by transfer.save_model")
+    exp.add_argument("out", metavar="OUT", help="a folder (tf_saved_model), a .onnx or a .tflite file")
+    exp.add_argument("--format", required=True, choices=("tf_saved_model", "onnx", "litert"))
+    exp.add_argument("--quantize", choices=("int8",), help="LiteRT only: post-training integer quantization")
+    exp.add_argument("--calibration", metavar="DIR", help="images for the int8 calibration (subfolders too)")
+    exp.add_argument("--validation", metavar="DIR", help="class subfolders of images: report the accuracy")
+    exp.add_argument("--samples", metavar="DIR", help="images for the check (default: generated images)")
+    exp.add_argument("--tolerance", type=float, metavar="T",
+                     help="largest allowed |difference| from Keras (default: 1e-4; none for int8)")
+    exp.set_defaults(run=_export)
 
     lst = sub.add_parser("backbones", help="list the names load_backbone accepts, with their preprocessing")
     lst.add_argument("pattern", nargs="?", default="*", help="shell-style filter (default: all)")
@@ -150,13 +171,32 @@ def _demo(args):
 def _predict(args):
     import transfer
 
-    model = transfer.load_model(args.model)  # its class names come with it
+    try:
+        model = transfer.load_model(args.model)  # its class names come with it
+    except ImportError as err:  # an exported model whose runtime (the export extra) is not installed
+        from zoo.cli import fail
+
+        return fail("transfer", err)
     results = transfer.predict_files(model, args.paths, top=args.top, size=args.size)
     for path, top in results:
         shown = "  ".join(f"{name}: {p:.3f}" for name, p in top)
         print(f"{path}  {shown}")
     for path, reason in results.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
+    return 0
+
+
+def _export(args):
+    import transfer
+    from zoo.cli import fail
+
+    try:
+        report = transfer.export(args.model, args.out, format=args.format, quantize=args.quantize,
+                                 calibration=args.calibration, validation=args.validation, samples=args.samples,
+                                 tolerance="auto" if args.tolerance is None else args.tolerance)
+    except ImportError as err:  # the export extra is missing: one line that says what to install
+        return fail("transfer", err)
+    print(report)
     return 0
 
 

@@ -117,6 +117,11 @@ def _read_class_names(names_file, units):
 def load_model(path):
     """The model in a ``.keras`` file, like ``keras.saving.load_model``, with ``model.class_names`` set.
 
+    An exported model (a SavedModel folder, a ``.onnx`` or a ``.tflite`` file
+    from :func:`transfer.export`) comes back as a
+    :class:`~transfer.artifacts.Artifact` run by its own runtime, with the
+    class names and head kind read from inside it.
+
     The class names come from inside the file (a model saved by
     :func:`save_model`), else from a ``model.classes.json`` beside it (files
     written before names travelled inside, or models that are not
@@ -133,8 +138,11 @@ def load_model(path):
         ('multiclass', ['no', 'yes'])
     """
     import transfer  # noqa: F401  (registers the custom layer and optimizer before loading)
+    from transfer.artifacts import artifact_format, load_artifact
 
     path = os.fspath(path)
+    if artifact_format(path) is not None:  # an exported model, run by its own runtime
+        return load_artifact(path)
     model = _load_keras_file(path)
     names_file = class_names_path(path)
     if getattr(model, "class_names", None) is None:
