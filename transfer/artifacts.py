@@ -24,6 +24,7 @@ Example:
     (['5', '6', '7', '8', '9'], (4, 5))
 """
 
+import importlib
 import json
 import os
 import zipfile
@@ -55,10 +56,8 @@ def require(module, what):
         >>> require("numpy", "reading arrays").__name__
         'numpy'
     """
-    import importlib
-
     try:
-        return importlib.import_module(module)
+        return importlib.import_module(module)  # optional runtimes load only when an artifact needs them
     except ImportError as err:
         raise ImportError(f"{what} needs the `{module}` package, from the export extra: {EXPORT_EXTRA}. "
                           f"Received: ImportError({err})") from None
@@ -121,7 +120,7 @@ class SavedModelArtifact(Artifact):
     format = "tf_saved_model"
 
     def __init__(self, path):
-        import tensorflow as tf
+        import tensorflow as tf  # a SavedModel runs on TensorFlow: imported when one is loaded
 
         # The loaded object owns the variables: keep it alive as long as `serve` is called.
         self.loaded = tf.saved_model.load(os.fspath(path))

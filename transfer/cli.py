@@ -15,6 +15,8 @@ import sys
 import keras
 from tqdm.auto import tqdm
 
+import transfer
+import zoo
 from transfer import demo
 from zoo.cli import ArgumentParser, run
 
@@ -169,14 +171,7 @@ def _demo(args):
 
 
 def _predict(args):
-    import transfer
-
-    try:
-        model = transfer.load_model(args.model)  # its class names come with it
-    except ImportError as err:  # an exported model whose runtime (the export extra) is not installed
-        from zoo.cli import fail
-
-        return fail("transfer", err)
+    model = transfer.load_model(args.model)  # its class names come with it
     results = transfer.predict_files(model, args.paths, top=args.top, size=args.size)
     for path, top in results:
         shown = "  ".join(f"{name}: {p:.3f}" for name, p in top)
@@ -187,22 +182,14 @@ def _predict(args):
 
 
 def _export(args):
-    import transfer
-    from zoo.cli import fail
-
-    try:
-        report = transfer.export(args.model, args.out, format=args.format, quantize=args.quantize,
-                                 calibration=args.calibration, validation=args.validation, samples=args.samples,
-                                 tolerance="auto" if args.tolerance is None else args.tolerance)
-    except ImportError as err:  # the export extra is missing: one line that says what to install
-        return fail("transfer", err)
+    report = transfer.export(args.model, args.out, format=args.format, quantize=args.quantize,
+                             calibration=args.calibration, validation=args.validation, samples=args.samples,
+                             tolerance="auto" if args.tolerance is None else args.tolerance)
     print(report)
     return 0
 
 
 def _backbones(args):
-    import zoo
-
     names = zoo.list_configs(args.pattern)
     if not names:
         raise ValueError(f"No backbone matches the pattern. Received: pattern={args.pattern!r}")

@@ -18,15 +18,21 @@ Example:
 """
 
 import contextlib
+import importlib.util
+import io
+import json
 import os
 import shutil
 import tempfile
+import warnings
+import zipfile
 
 import keras
 import numpy as np
 
 from transfer import artifacts
 from transfer.backbones import policy_scope
+from transfer.io import check_class_names, load_model
 from transfer.export_checks import (ExportReport, calibration_images, labelled_images, measure_speed,
                                     sample_images, top1)
 
@@ -71,7 +77,6 @@ def export(model_or_path, out, format="tf_saved_model", quantize=None, calibrati
         >>> report.max_abs_diff <= 1e-4, transfer.load_model("model.onnx").class_names   # doctest: +SKIP
         (True, ['no', 'yes'])
     """
-    from transfer.io import check_class_names, load_model
 
     model = load_model(model_or_path) if isinstance(model_or_path, (str, os.PathLike)) else model_or_path
     if not isinstance(model, keras.Model):
@@ -212,12 +217,10 @@ def write_artifact(model, path, format, metadata, converter=None):
         >>> model = transfer.attach_head(transfer.load_backbone("cnn_mnist", weights=None), 2)
         >>> write_artifact(model, "m.tflite", "litert", {"class_names": ["a", "b"]})  # doctest: +SKIP
     """
-    import json
-
     text = json.dumps(metadata)
     spec = keras.InputSpec(shape=(None,) + tuple(model.input_shape[1:]), dtype="float32")
     if format == "tf_saved_model":
-        import tensorflow as tf
+        import tensorflow as tf  # TensorFlow\'s exporters and converter: this backend only
 
         def serve(x):
             return model(x, training=False)
@@ -238,9 +241,6 @@ def write_artifact(model, path, format, metadata, converter=None):
         onnx.helper.set_model_props(proto, {artifacts.METADATA_KEY: text})
         onnx.save(proto, path)
     else:
-        import io
-        import zipfile
-
         artifacts.require("ai_edge_litert.interpreter", "Checking a LiteRT model")
         model.export(path, format="litert", verbose=False, input_signature=[spec], **(converter or {}))
         packed = io.BytesIO()  # the TFLite metadata convention: associated files in a zip after the flatbuffer
@@ -251,8 +251,6 @@ def write_artifact(model, path, format, metadata, converter=None):
 
 
 def _export_onnx(model, path, spec):
-    import importlib.util
-
     backend = keras.backend.backend()
     if backend == "jax" and importlib.util.find_spec("jax2onnx") is None:
         raise ImportError("ONNX export under KERAS_BACKEND=jax goes through jax2onnx, which is not installed: "
@@ -261,15 +259,13 @@ def _export_onnx(model, path, spec):
                           "the same). Received: backend='jax', jax2onnx missing")
     if backend == "tensorflow":
         artifacts.require("tf2onnx", "ONNX export on TensorFlow")
-    import warnings
-
     with warnings.catch_warnings():  # Keras's tf2onnx patch probes `np.object`, which numpy 2 warns about
         warnings.simplefilter("ignore", FutureWarning)
         model.export(path, format="onnx", verbose=False, input_signature=[spec])
 
 
 def _int8_converter_options(calib):
-    import tensorflow as tf
+    import tensorflow as tf  # TensorFlow\'s exporters and converter: this backend only
 
     def representative_dataset():
         for image in calib:

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 from zoo.files import atomic_write_json
 
+from transfer.artifacts import artifact_format, load_artifact
 from transfer.checkpoint import atomic_save
 from transfer.models import TransferModel, head_kind
 
@@ -138,7 +139,6 @@ def load_model(path):
         ('multiclass', ['no', 'yes'])
     """
     import transfer  # noqa: F401  (registers the custom layer and optimizer before loading)
-    from transfer.artifacts import artifact_format, load_artifact
 
     path = os.fspath(path)
     if artifact_format(path) is not None:  # an exported model, run by its own runtime

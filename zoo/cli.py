@@ -58,8 +58,9 @@ def run(parser, argv=None):
     """The ``main`` of both command lines: parse ``argv``, run the chosen command, return its exit status.
 
     A user's mistake (a bad value, a missing or broken file: ValueError,
-    TypeError, OSError) is one line on stderr and exit status 2; anything
-    else is a bug and keeps its traceback.
+    TypeError, OSError; a missing optional extra: ImportError, whose message
+    names it) is one line on stderr and exit status 2; anything else is a bug
+    and keeps its traceback.
 
     Example:
         >>> run(build_parser(), ["card", "resnet20"])          # doctest: +SKIP
@@ -68,7 +69,7 @@ def run(parser, argv=None):
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, TypeError, OSError) as err:
+    except (ValueError, TypeError, OSError, ImportError) as err:
         return fail(parser.prog, err)
 
 

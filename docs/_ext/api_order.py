@@ -9,7 +9,8 @@ the functions of its module), an unlisted class after the listed classes.
 # Per package (or documented submodule): its functions in the order a user meets them.
 ENTRY_POINTS = {
     "transfer": ["load_backbone", "attach_head", "fine_tune", "freeze", "unfreeze", "trainable_report",
-                 "extract_features", "save_model", "load_model", "predict_files", "head_on_features", "combine"],
+                 "extract_features", "save_model", "load_model", "predict_files", "export", "head_on_features",
+                 "combine", "load_artifact"],
     "zoo": ["list_models", "create_model", "summary", "receptive_field", "conv_output_size", "conv_params",
             "default_input_shape", "min_input_size", "get_arch", "list_configs", "get_builder",
             "register_model", "register_config", "unregister"],
