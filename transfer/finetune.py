@@ -23,6 +23,7 @@ from zoo import validation
 from zoo.validation import check_choice
 
 from transfer import checkpoint as ckpt
+from transfer import hub
 from transfer.freezing import freeze, unfreeze
 from transfer.groups import layer_groups
 from transfer.models import head_kind
@@ -132,6 +133,7 @@ def fine_tune(model, train, validation=None, *, epochs=(5, 5), learning_rate=(1e
         >>> result.phase_boundaries, sorted(os.listdir("runs/r20"))
         ([2], ['best.keras', 'resume-0005.npz', 'state.json'])
     """
+    model = hub.as_transfer_model(model)  # a keras-hub ImageClassifier: its own layers, as a TransferModel
     epochs = tuple(_epoch_count(e, "epochs") for e in _per_phase(epochs, "epochs"))
     learning_rate = _per_phase(learning_rate, "learning_rate")
     check_choice("schedule", schedule, SCHEDULES)  # (`validation` is the data here)
