@@ -135,7 +135,7 @@ def _from_kaggle_cache(source, handle):
     folder = os.path.join(cache, "models", owner, model, framework, variation, *version)
     if os.path.isfile(os.path.join(folder, "config.json")):
         return folder
-    endpoint = kagglehub.config.get_kaggle_api_endpoint()
+    endpoint = os.environ.get("KAGGLE_API_ENDPOINT", kagglehub.config.DEFAULT_KAGGLE_API_ENDPOINT)
     if not _reachable(endpoint):
         remedy = (f"Fill it where there is a network (keras_hub.models.Backbone.from_preset({source!r}) there, "
                   "then copy the folder; KAGGLEHUB_CACHE sets where it is).")
@@ -192,7 +192,7 @@ def _open(source, weights, input_shape, dtype):
                             f"Received: {type(source).__name__}")
         preprocessor = getattr(source, "preprocessor", None)
         arch = getattr(backbone, "arch", None) or records.record_for(type(backbone).__name__)
-        return backbone, getattr(preprocessor, "image_converter", None), arch, backbone.name
+        return backbone, getattr(preprocessor, "image_converter", None), arch, getattr(backbone, "arch", backbone.name)
     if weights not in ("imagenet", None):
         raise ValueError("A keras-hub source takes weights='imagenet' (the preset's) or None (random). "
                          f"Received: weights={weights!r}")
@@ -265,7 +265,8 @@ def load_hub_backbone(source, weights="imagenet", input_shape=None, preprocessin
         shape = (*record.input_shape[:2], shape[2]) if record else (224, 224, shape[2])
     scheme = record.group_scheme if record else records.CLASS_SCHEMES.get(type(hub).__name__)
     hub_groups = derive_groups(hub, scheme)  # on keras-hub's own model: it knows its pyramid outputs
-    with policy_scope(dtype):
+    # A source built here is built under ``dtype``; a given object keeps its own, and with_policy copies it.
+    with policy_scope(None if _from_keras_hub(source) else dtype):
         inputs = keras.Input(shape=shape, name="image")
         layer = None
         if preprocessing == "auto":
@@ -279,7 +280,11 @@ def load_hub_backbone(source, weights="imagenet", input_shape=None, preprocessin
         flat = keras.Model(inputs, features)
         base = Backbone(inputs, features, name=identity, arch=arch,
                         groups=_regroup(hub_groups, [sub.name for sub in flat.layers]))
-    return with_policy(base, dtype)
+    if dtype is None or base.dtype_policy.name == keras.DTypePolicy(dtype).name:
+        return base
+    base = with_policy(base, dtype)
+    base.dtype_policy = keras.DTypePolicy(dtype)  # the model's own policy decides loss scaling at compile
+    return base
 
 
 def _regroup(hub_groups, flat_names):
