@@ -107,7 +107,7 @@ def _offline_error(source, where, cache, remedy):
 
 def _from_hf_cache(source):
     """The local folder of ``hf://org/name``: the Hugging Face cache's copy, or a clear error offline."""
-    import huggingface_hub  # comes with keras-hub
+    import huggingface_hub.constants  # comes with keras-hub
 
     repo = source[len("hf://"):]
     try:
@@ -251,40 +251,43 @@ def load_hub_backbone(source, weights="imagenet", input_shape=None, preprocessin
         >>> [g for g, _ in base.groups]                                                     # doctest: +SKIP
         ['block1', 'block2', 'block3', 'block4', 'block5']
     """
-    from transfer.backbones import policy_scope, with_policy
-    from zoo.graph import replay
+    from transfer.backbones import policy_scope
 
     if preprocessing not in ("auto", None, *MODES[:-1]):
         raise ValueError(f"`preprocessing` must be 'auto', None or one of {MODES[:-1]}. "
                          f"Received: preprocessing={preprocessing!r}")
     source = os.fspath(source) if isinstance(source, os.PathLike) else source
+    with policy_scope(dtype):  # keras-hub families that do not pass ``dtype`` to each layer read the global policy
+        return _load(source, weights, input_shape, preprocessing, dtype)
+
+
+def _load(source, weights, input_shape, preprocessing, dtype):
+    from zoo.graph import replay
+
     hub, converter, arch, identity = _open(source, weights, input_shape, dtype)
     record = zoo.get_arch(arch) if arch else None
     shape = tuple(input_shape or [d for d in hub.input_shape[1:]])
     if None in shape[:2]:
         shape = (*record.input_shape[:2], shape[2]) if record else (224, 224, shape[2])
     scheme = record.group_scheme if record else records.CLASS_SCHEMES.get(type(hub).__name__)
+    if dtype is not None and hub.dtype_policy.name != keras.DTypePolicy(dtype).name:
+        # keras-hub backbones take ``dtype`` and pass it to every layer: a copy under it, same weights.
+        copy = type(hub).from_config({**hub.get_config(), "dtype": dtype})
+        copy.set_weights(hub.get_weights())
+        hub = copy
     hub_groups = derive_groups(hub, scheme)  # on keras-hub's own model: it knows its pyramid outputs
-    # A source built here is built under ``dtype``; a given object keeps its own, and with_policy copies it.
-    with policy_scope(None if _from_keras_hub(source) else dtype):
-        inputs = keras.Input(shape=shape, name="image")
-        layer = None
-        if preprocessing == "auto":
-            layer = _converter_layer(converter) or (ImagePreprocessing(record.preprocessing, name="preprocess")
-                                                    if record and record.preprocessing else None)
-        elif preprocessing is not None:
-            layer = ImagePreprocessing(preprocessing, name="preprocess")
-        x = layer(inputs) if layer is not None else inputs
-        # keras-hub's own layers called on our tensor: one flat graph, the weights shared with ``hub``.
-        features = replay(hub, [x])[0][0]
-        flat = keras.Model(inputs, features)
-        base = Backbone(inputs, features, name=identity, arch=arch,
-                        groups=_regroup(hub_groups, [sub.name for sub in flat.layers]))
-    if dtype is None or base.dtype_policy.name == keras.DTypePolicy(dtype).name:
-        return base
-    base = with_policy(base, dtype)
-    base.dtype_policy = keras.DTypePolicy(dtype)  # the model's own policy decides loss scaling at compile
-    return base
+    inputs = keras.Input(shape=shape, name="image")
+    layer = None
+    if preprocessing == "auto":
+        layer = _converter_layer(converter) or (ImagePreprocessing(record.preprocessing, name="preprocess")
+                                                if record and record.preprocessing else None)
+    elif preprocessing is not None:
+        layer = ImagePreprocessing(preprocessing, name="preprocess")
+    x = layer(inputs) if layer is not None else inputs
+    # keras-hub's own layers called on our tensor: one flat graph, the weights shared with ``hub``.
+    features = replay(hub, [x])[0][0]
+    names = [sub.name for sub in keras.Model(inputs, features).layers]
+    return Backbone(inputs, features, name=identity, arch=arch, groups=_regroup(hub_groups, names))
 
 
 def _regroup(hub_groups, flat_names):

@@ -140,12 +140,13 @@ def guess_scheme(model):
     """
     names = [layer.name for layer in model.layers]
     counts = {s: sum(_rule_group(n, rules) is not None for n in names) for s, rules in SCHEMES.items()}
-    ends = set(_pyramid_ends(model))
+    ends = _pyramid_ends(model)
     for scheme in sorted(counts, key=counts.get, reverse=True):
         if counts[scheme] < 2:
             break
         groups = _apply(model, scheme)
-        if len(groups) > 1 and ends <= {members[-1] for _, members in groups}:
+        # Every level but the last ends a group (a final norm may follow the last level in its group).
+        if len(groups) > 1 and set(ends[:-1]) <= {members[-1] for _, members in groups}:
             return scheme
     return "pyramid" if ends else "stages"
 
@@ -168,10 +169,11 @@ def derive_groups(model, scheme=None):
 
 
 def _by_pyramid(model):
-    ends, out, level = set(_pyramid_ends(model)), [], 1
+    ends = _pyramid_ends(model)
+    out, level, inner_ends = [], 1, set(ends[:-1])  # what follows the last level stays in its group
     for layer in model.layers:
         out.append((f"stage{level}", layer))
-        level += layer.name in ends
+        level += layer.name in inner_ends
     return out
 
 
