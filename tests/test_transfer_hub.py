@@ -9,6 +9,7 @@ the head model saves and loads in a fresh process; ``mixed_bfloat16``
 works. Models are built once per module at 32 px.
 """
 
+import functools
 import json
 import os
 import subprocess
@@ -56,6 +57,18 @@ def built():
     return get
 
 
+@pytest.fixture
+def eager():
+    """Run Keras's train step eagerly: the same Python code (BatchNorm's ``training and trainable`` test
+    included) without tracing a graph, which costs 10-25 s per phase for these networks on 2 cores.
+    test_fine_tune_compiled_mobilenet_moves_no_batchnorm_statistic covers the traced step."""
+    import tensorflow as tf
+
+    tf.config.run_functions_eagerly(True)
+    yield
+    tf.config.run_functions_eagerly(False)
+
+
 def bn_layers(model):
     return [layer for layer in all_layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
 
@@ -91,13 +104,23 @@ def test_family_groups_preprocessing_and_mixed_bfloat16(built, name):
     assert np.all(np.isfinite(low)) and np.abs(low - got).max() < 0.1 * np.abs(got).max()
 
 
+@functools.lru_cache(maxsize=None)
 def small_variant(name):
-    """A keras-hub backbone of ``name``'s family with one block per stage: the same layer kinds, fewer of them."""
-    fewer = {"hub_densenet121": {"stackwise_num_repeats": [1, 1, 1, 1]},
+    """A keras-hub backbone of ``name``'s family with one block per stage: the same layer kinds, fewer of them.
+
+    Training cost grows with the layer count (graph tracing); BatchNorm
+    safety is a property of the layer kinds, which the small variants share.
+    """
+    model = zoo.create_model(name, input_shape=SHAPE)
+    config = model.get_config()
+    if name == "hub_mobilenetv3_small_100":  # per-block lists: keep each stage's first block
+        config = {k: ([1] * len(v) if k == "stackwise_num_blocks" else [stage[:1] for stage in v])
+                  if k.startswith("stackwise_") else v for k, v in config.items()}
+    fewer = {"hub_resnet18": {"stackwise_num_blocks": [1, 1, 1, 1]},
+             "hub_densenet121": {"stackwise_num_repeats": [1, 1, 1, 1]},
              "hub_cspdarknet53": {"stackwise_depth": [1, 1, 1, 1, 1]},
              "hub_efficientnet_b0": {"stackwise_num_repeats": [1] * 7}}
-    model = zoo.create_model(name, input_shape=SHAPE)
-    return type(model).from_config({**model.get_config(), **fewer.get(name, {})})
+    return type(model).from_config({**config, **fewer.get(name, {})})
 
 
 def check_fine_tune_keeps_bn(backbone, expect_bns):
@@ -106,7 +129,7 @@ def check_fine_tune_keeps_bn(backbone, expect_bns):
     assert len(bns) == expect_bns
     randomise_batchnorm(backbone, seed=1)
     stats = [keras.ops.convert_to_numpy(v).copy() for b in bns for v in (b.moving_mean, b.moving_variance)]
-    weights = [keras.ops.convert_to_numpy(w).copy() for w in backbone.trainable_weights]
+    weights = [keras.ops.convert_to_numpy(w).copy() for w in backbone.weights]
     model = transfer.attach_head(backbone, 2)
     transfer.fine_tune(model, (PIXELS, LABELS), epochs=(1, 1), patience=None, batch_size=4, verbose=0,
                        learning_rate=(1e-2, 1e-2))
@@ -114,20 +137,23 @@ def check_fine_tune_keeps_bn(backbone, expect_bns):
     assert all(np.array_equal(a, b) for a, b in zip(stats, after))
     report = transfer.trainable_report(model)
     last = [g for g, _ in backbone.groups][-1]
-    assert report[last][2] > 0 and report[last][4] == "frozen"  # phase 2 trained the last stage, BN frozen
+    assert report[last][2] > 0 and report[last][4] == ("frozen" if bns else "")  # phase 2: the last stage, BN frozen
     assert all(row[2] == 0 for row in report.rows[:-2])  # and only it (then the head)
-    moved = [not np.array_equal(a, keras.ops.convert_to_numpy(w)) for a, w in zip(weights, backbone.trainable_weights)]
-    assert any(moved)
+    moved = [not np.array_equal(a, keras.ops.convert_to_numpy(w)) for a, w in zip(weights, backbone.weights)]
+    assert any(moved)  # something trained
+
+
+@pytest.mark.parametrize("name, bns", [("hub_resnet18", 12), ("hub_densenet121", 13), ("hub_cspdarknet53", 31),
+                                        ("hub_efficientnet_b0", 22), ("hub_vgg16", 0)])
+def test_fine_tune_with_train_bn_false_moves_no_batchnorm_statistic(eager, name, bns):
+    check_fine_tune_keeps_bn(transfer.load_backbone(small_variant(name), input_shape=SHAPE), bns)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, bns", [("hub_resnet18", 20), ("hub_mobilenetv3_small_100", 34),
-                                        ("hub_densenet121", 13), ("hub_cspdarknet53", 27),
-                                        ("hub_efficientnet_b0", 35)])
-def test_fine_tune_with_train_bn_false_moves_no_batchnorm_statistic(built, name, bns):
-    backbone = built(name)[1] if name in ("hub_resnet18", "hub_mobilenetv3_small_100") else \
-        transfer.load_backbone(small_variant(name), input_shape=SHAPE)
-    check_fine_tune_keeps_bn(backbone, bns)
+def test_fine_tune_compiled_mobilenet_moves_no_batchnorm_statistic():
+    # Traced, as fine_tune runs it (and TensorFlow has no eager CPU gradient for MobileNet's grouped convolution);
+    # 15 of its 16 BatchNorm layers live inside keras-hub's composite blocks.
+    check_fine_tune_keeps_bn(transfer.load_backbone(small_variant("hub_mobilenetv3_small_100"), input_shape=SHAPE), 16)
 
 
 @keras.saving.register_keras_serializable(package="tests")
@@ -157,8 +183,7 @@ def test_walker_finds_batchnorm_in_attributes_lists_and_dicts():
     assert len(bn_layers(block)) == 2
 
 
-@pytest.mark.slow
-def test_custom_composite_layers_are_batchnorm_safe():
+def test_custom_composite_layers_are_batchnorm_safe(eager):
     inputs = keras.Input(SHAPE)
     x = ConvBlock(8, name="block1_unit")(inputs)
     x = keras.layers.MaxPooling2D(name="block1_pool")(x)
@@ -242,22 +267,24 @@ def test_feature_cache_is_named_after_the_preset(tmp_path, built):
 
 
 @pytest.mark.slow
-def test_head_models_save_and_load_in_a_fresh_process(tmp_path, built):
+def test_head_models_save_and_load_in_a_fresh_process(tmp_path):
     expected = {}
-    for name in STAGES:
-        model = transfer.attach_head(built(name)[1], 3)
+    for name in STAGES:  # the small variants: the same layer kinds to serialise, less to load
+        model = transfer.attach_head(transfer.load_backbone(small_variant(name), input_shape=SHAPE), 3)
         path = tmp_path / f"{name}.keras"
         model.save(path)
         expected[name] = keras.ops.convert_to_numpy(model(PIXELS)).tolist()
     np.save(tmp_path / "pixels.npy", PIXELS)
     (tmp_path / "expected.json").write_text(json.dumps(expected))
+    (tmp_path / "stages.json").write_text(json.dumps(STAGES))
     script = (
         "import json, sys, numpy as np, keras, keras_hub, transfer\n"
         "d = sys.argv[1]; x = np.load(d + '/pixels.npy'); worst = 0.0\n"
+        "stages = json.load(open(d + '/stages.json'))\n"
         "for name, want in json.load(open(d + '/expected.json')).items():\n"
         "    model = keras.saving.load_model(f'{d}/{name}.keras')\n"
         "    base = transfer.find_backbone(model)[0]\n"
-        "    assert base.arch == name, (base.arch, name)\n"
+        "    assert [g for g, _ in base.groups] == stages[name], (name, base.groups)\n"
         "    worst = max(worst, float(np.abs(np.asarray(model(x)) - np.array(want)).max()))\n"
         "print(worst)\n")
     env = {**os.environ, "PYTHONPATH": os.getcwd(), "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -267,18 +294,17 @@ def test_head_models_save_and_load_in_a_fresh_process(tmp_path, built):
     assert float(done.stdout.strip().splitlines()[-1]) < 1e-5
 
 
-@pytest.mark.slow
-def test_fine_tune_takes_a_keras_hub_image_classifier(built):
-    raw = zoo.create_model("hub_resnet18", input_shape=SHAPE)
+def test_fine_tune_takes_a_keras_hub_image_classifier(eager):
+    raw = small_variant("hub_resnet18")
     classifier = keras_hub.models.ImageClassifier(backbone=raw, num_classes=2)
     before = keras.ops.convert_to_numpy(classifier.get_layer("predictions").kernel).copy()
-    stats = keras.ops.convert_to_numpy(raw.get_layer("stack3_block1_2_bn").moving_mean).copy()
+    stats = keras.ops.convert_to_numpy(raw.get_layer("stack3_block0_2_bn").moving_mean).copy()
     result = transfer.fine_tune(classifier, (PIXELS, LABELS), epochs=(1, 1), patience=None, batch_size=4,
                                 verbose=0, learning_rate=(1e-2, 1e-2))
     assert result.phase_epochs == [1, 1]
     after = keras.ops.convert_to_numpy(classifier.get_layer("predictions").kernel)
     assert not np.array_equal(before, after)  # the classifier's own layers trained
-    np.testing.assert_array_equal(stats, keras.ops.convert_to_numpy(raw.get_layer("stack3_block1_2_bn").moving_mean))
+    np.testing.assert_array_equal(stats, keras.ops.convert_to_numpy(raw.get_layer("stack3_block0_2_bn").moving_mean))
     model = hub.as_transfer_model(classifier)
     assert model.head_kind == "multiclass" and model.layers[-1].name == "probabilities"
 
