@@ -207,7 +207,16 @@ def test_mobilenet_composite_blocks_show_their_batchnorm_in_the_report(built):
     assert len(inner) == 3 and not any(b.trainable for b in inner)
 
 
-def test_timm_folders_load_offline_with_their_mean_and_std(tmp_path, built):
+def test_local_folders_load_offline_with_their_normalisation(tmp_path, built):
+    raw, _ = built("hub_resnet18")
+    keras_folder = str(tmp_path / "my_resnet18")  # Keras format: save_to_preset, with an ImageConverter
+    raw.save_to_preset(keras_folder)
+    keras_hub.layers.ResNetImageConverter(image_size=SHAPE[:2], scale=1 / 51.0, offset=-1.0).save_to_preset(keras_folder)
+    base = transfer.load_backbone(keras_folder)
+    assert base.name == "my_resnet18" and base.input_shape == (None, *SHAPE)
+    assert [g for g, _ in base.groups] == STAGES["hub_resnet18"]  # the class's scheme: ResNet has several records
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(base(PIXELS)),
+                               keras.ops.convert_to_numpy(raw(PIXELS / 51.0 - 1.0)), rtol=1e-4, atol=1e-5)
     for name, arch in (("hub_resnet18", "resnet18"), ("hub_mobilenetv3_small_100", "mobilenetv3_small_100")):
         raw, _ = built(name)
         folder = write_timm_folder(str(tmp_path / f"{arch}.test_in1k"), raw, arch, MEAN, STD)
@@ -315,3 +324,21 @@ def test_records_and_listing():
     assert hub.is_hub_source("densenet_121_imagenet") and not hub.is_hub_source("densenet121")
     with pytest.raises(ValueError, match="weights='imagenet'.*or None"):
         transfer.load_backbone("resnet_18_imagenet", weights="/some/file.h5")
+
+
+def test_cli_lists_keras_hub_records_and_presets():
+    from transfer.cli import main
+
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["backbones", "*resnet_18*"]) == 0
+    lines = out.getvalue().splitlines()
+    assert [line.split()[:2] for line in lines] == [["resnet_18_imagenet", "preset"]]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["backbones", "hub_vgg1*"]) == 0
+    assert [line.split()[:3] for line in out.getvalue().splitlines()] == [
+        ["hub_vgg16", "hub", "preprocessing=torch"], ["hub_vgg19", "hub", "preprocessing=torch"]]

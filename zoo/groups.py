@@ -36,8 +36,10 @@ SCHEMES = {
     # it opens the next stack, as a ResNet stack's strided first block does (the pyramid outputs agree).
     "stacks": [(r"^(conv1|pool1)(_|$)", "stem"), (r"^stack(\d+)_", r"stack\1"),
                (r"^transition(\d+)_", lambda m: f"stack{int(m.group(1)) + 1}")],
-    # keras-hub's CSPNet (CSPDarkNet, CSPResNet) and HGNetV2.
+    # keras-hub's CSPNet (CSPDarkNet, CSPResNet).
     "csp": [(r"^(csp_)?stem", "stem"), (r"^stage_?(\d+)_", r"stage\1")],
+    # keras-hub's HGNetV2 keeps all its stages inside one composite layer, the encoder.
+    "hgnetv2": [(r"^embedder$", "stem"), (r"^encoder$", "encoder")],
     # keras-hub's MobileNet (v1 to v3): block_0 is the depthwise stem block, block_{i}_{j} stage i's blocks.
     "mobilenet_blocks": [(r"^input_", "stem"), (r"^block_(\d+)_", r"block\1")],
 }

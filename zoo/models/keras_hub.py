@@ -33,7 +33,7 @@ HUB_EXTRA = 'keras-hub is not installed: pip install -e ".[hub]" (keras-hub and 
 # keras-hub backbone class -> group scheme, for backbones that match no record.
 CLASS_SCHEMES = {
     "ResNetBackbone": "stacks", "DenseNetBackbone": "stacks", "CSPNetBackbone": "csp",
-    "HGNetV2Backbone": "csp", "MobileNetBackbone": "mobilenet_blocks", "EfficientNetBackbone": "efficientnet",
+    "HGNetV2Backbone": "hgnetv2", "MobileNetBackbone": "mobilenet_blocks", "EfficientNetBackbone": "efficientnet",
     "VGGBackbone": "blocks",
 }
 
