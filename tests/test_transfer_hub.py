@@ -277,15 +277,20 @@ def test_feature_cache_is_named_after_the_preset(tmp_path, built):
 
 @pytest.mark.slow
 def test_head_models_save_and_load_in_a_fresh_process(tmp_path):
-    expected = {}
-    for name in STAGES:  # the small variants: the same layer kinds to serialise, less to load
-        model = transfer.attach_head(transfer.load_backbone(small_variant(name), input_shape=SHAPE), 3)
+    expected, stages = {}, dict(STAGES)
+    sources = {name: small_variant(name) for name in STAGES}  # the same layer kinds to serialise, less to load
+    # and a timm folder's backbone: its mean/std ("scale_offset" preprocessing) must survive too
+    sources["timm_vgg16"] = write_timm_folder(str(tmp_path / "vgg16.tv_in1k"), small_variant("hub_vgg16"), "vgg16",
+                                              MEAN, STD)
+    stages["timm_vgg16"] = STAGES["hub_vgg16"]
+    for name, source in sources.items():
+        model = transfer.attach_head(transfer.load_backbone(source, input_shape=SHAPE), 3)
         path = tmp_path / f"{name}.keras"
         model.save(path)
         expected[name] = keras.ops.convert_to_numpy(model(PIXELS)).tolist()
     np.save(tmp_path / "pixels.npy", PIXELS)
     (tmp_path / "expected.json").write_text(json.dumps(expected))
-    (tmp_path / "stages.json").write_text(json.dumps(STAGES))
+    (tmp_path / "stages.json").write_text(json.dumps(stages))
     script = (
         "import json, sys, numpy as np, keras, keras_hub, transfer\n"
         "d = sys.argv[1]; x = np.load(d + '/pixels.npy'); worst = 0.0\n"
@@ -294,9 +299,11 @@ def test_head_models_save_and_load_in_a_fresh_process(tmp_path):
         "    model = keras.saving.load_model(f'{d}/{name}.keras')\n"
         "    base = transfer.find_backbone(model)[0]\n"
         "    assert [g for g, _ in base.groups] == stages[name], (name, base.groups)\n"
+        "    assert name != 'timm_vgg16' or base.get_layer('preprocess').scale[0] == 1 / (255 * 0.2)\n"
         "    worst = max(worst, float(np.abs(np.asarray(model(x)) - np.array(want)).max()))\n"
         "print(worst)\n")
-    env = {**os.environ, "PYTHONPATH": os.getcwd(), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+           "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, env=env,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]

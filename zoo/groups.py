@@ -45,7 +45,7 @@ SCHEMES = {
 }
 
 # Every scheme a record may name: the rule-based ones, and "stages" (where the map halves).
-GROUP_SCHEMES = (*SCHEMES, "stages", "pyramid")
+GROUP_SCHEMES = (*SCHEMES, "pyramid", "stages")
 
 
 def _rule_group(name, rules):
