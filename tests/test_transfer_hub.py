@@ -211,7 +211,8 @@ def test_local_folders_load_offline_with_their_normalisation(tmp_path, built):
     raw, _ = built("hub_resnet18")
     keras_folder = str(tmp_path / "my_resnet18")  # Keras format: save_to_preset, with an ImageConverter
     raw.save_to_preset(keras_folder)
-    keras_hub.layers.ResNetImageConverter(image_size=SHAPE[:2], scale=1 / 51.0, offset=-1.0).save_to_preset(keras_folder)
+    converter = keras_hub.layers.ResNetImageConverter(image_size=SHAPE[:2], scale=1 / 51.0, offset=-1.0)
+    converter.save_to_preset(keras_folder)
     base = transfer.load_backbone(keras_folder)
     assert base.name == "my_resnet18" and base.input_shape == (None, *SHAPE)
     assert [g for g, _ in base.groups] == STAGES["hub_resnet18"]  # the class's scheme: ResNet has several records

@@ -180,8 +180,8 @@ def _backbones(args):
         from_hub = config.family.startswith("keras_hub")
         built_by = config.description if from_hub else (
             f"keras.applications.{config.keras_app}" if config.keras_app else f"zoo.{name}")
-        print(f"{name:<23} {'hub' if from_hub else config.source:<7}preprocessing={config.preprocessing or 'inside the model':<18}"
-              f"{built_by}")
+        source = "hub" if from_hub else config.source
+        print(f"{name:<23} {source:<7}preprocessing={config.preprocessing or 'inside the model':<18}{built_by}")
     for name in presets or ():
         print(f"{name:<40}{'preset':<7}preprocessing=the preset's  keras-hub preset (downloaded once, then cached)")
     if presets is None:

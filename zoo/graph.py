@@ -63,7 +63,8 @@ def sublayers(layer):
     (pinned by tests/test_transfer_hub.py with a composite layer of each kind).
 
     Example:
-        >>> block = keras.layers.Layer(); block.parts = [keras.layers.Dense(2), {"bn": keras.layers.BatchNormalization()}]
+        >>> block = keras.layers.Layer()
+        >>> block.parts = [keras.layers.Dense(2), {"bn": keras.layers.BatchNormalization()}]
         >>> [type(s).__name__ for s in sublayers(block)]
         ['Dense', 'BatchNormalization']
     """

@@ -10,7 +10,8 @@ that names most of its layers and splits it into more than one group; a
 keras-hub backbone with ``pyramid_outputs`` is split where its pyramid levels
 end when no scheme agrees with them; a model nothing fits (Inception, your
 own) is split where the feature map's resolution halves: ``stage1``,
-``stage2``, ... A scheme never makes one group of a whole network. Groups that hold no weights (the input, the preprocessing) are
+``stage2``, ... A scheme never makes one group of a whole network. Groups
+that hold no weights (the input, the preprocessing) are
 merged into the next group, so every group can be trained.
 
 Example:
@@ -37,11 +38,12 @@ SCHEMES = {
     "stacks": [(r"^(conv1|pool1)(_|$)", "stem"), (r"^stack(\d+)_", r"stack\1"),
                (r"^transition(\d+)_", lambda m: f"stack{int(m.group(1)) + 1}")],
     # keras-hub's CSPNet (CSPDarkNet, CSPResNet).
-    "csp": [(r"^(csp_)?stem", "stem"), (r"^stage_?(\d+)_", r"stage\1")],
+    "csp": [(r"^csp_stem_", "stem"), (r"^stage_(\d+)_", r"stage\1")],
     # keras-hub's HGNetV2 keeps all its stages inside one composite layer, the encoder.
     "hgnetv2": [(r"^embedder$", "stem"), (r"^encoder$", "encoder")],
     # keras-hub's MobileNet (v1 to v3): block_0 is the depthwise stem block, block_{i}_{j} stage i's blocks.
-    "mobilenet_blocks": [(r"^input_", "stem"), (r"^block_(\d+)_", r"block\1")],
+    # (keras.applications' MobileNetV2 names block_1_expand...: no match, it keeps its record's "stages")
+    "mobilenet_blocks": [(r"^input_(pad|conv|batch_norm)", "stem"), (r"^block_(\d+)_\d+$", r"block\1")],
 }
 
 # Every scheme a record may name: the rule-based ones, and "stages" (where the map halves).
