@@ -123,6 +123,11 @@ def small_variant(name):
     return type(model).from_config({**config, **fewer.get(name, {})})
 
 
+def load_small(name):
+    # A variant matches no record (their depths are the records'), so its normalisation is said explicitly.
+    return transfer.load_backbone(small_variant(name), input_shape=SHAPE, preprocessing="torch")
+
+
 def check_fine_tune_keeps_bn(backbone, expect_bns):
     """Phases 1 and 2 with train_bn=False: weights train, no BatchNorm statistic moves."""
     bns = bn_layers(backbone)
@@ -146,14 +151,14 @@ def check_fine_tune_keeps_bn(backbone, expect_bns):
 @pytest.mark.parametrize("name, bns", [("hub_resnet18", 12), ("hub_densenet121", 13), ("hub_cspdarknet53", 31),
                                         ("hub_efficientnet_b0", 22), ("hub_vgg16", 0)])
 def test_fine_tune_with_train_bn_false_moves_no_batchnorm_statistic(eager, name, bns):
-    check_fine_tune_keeps_bn(transfer.load_backbone(small_variant(name), input_shape=SHAPE), bns)
+    check_fine_tune_keeps_bn(load_small(name), bns)
 
 
 @pytest.mark.slow
 def test_fine_tune_compiled_mobilenet_moves_no_batchnorm_statistic():
     # Traced, as fine_tune runs it (and TensorFlow has no eager CPU gradient for MobileNet's grouped convolution);
     # 15 of its 16 BatchNorm layers live inside keras-hub's composite blocks.
-    check_fine_tune_keeps_bn(transfer.load_backbone(small_variant("hub_mobilenetv3_small_100"), input_shape=SHAPE), 16)
+    check_fine_tune_keeps_bn(load_small("hub_mobilenetv3_small_100"), 16)
 
 
 def test_mobilenet_composite_blocks_show_their_batchnorm_in_the_report(built):
@@ -243,7 +248,8 @@ def test_head_models_save_and_load_in_a_fresh_process(tmp_path):
                                               MEAN, STD)
     stages["timm_vgg16"] = STAGES["hub_vgg16"]
     for name, source in sources.items():
-        model = transfer.attach_head(transfer.load_backbone(source, input_shape=SHAPE), 3)
+        model = transfer.attach_head(transfer.load_backbone(source, input_shape=SHAPE, preprocessing="torch"
+                                                            if name != "timm_vgg16" else "auto"), 3)
         path = tmp_path / f"{name}.keras"
         model.save(path)
         expected[name] = keras.ops.convert_to_numpy(model(PIXELS)).tolist()
@@ -271,7 +277,9 @@ def test_head_models_save_and_load_in_a_fresh_process(tmp_path):
 
 def test_fine_tune_takes_a_keras_hub_image_classifier(eager):
     raw = small_variant("hub_resnet18")
-    classifier = keras_hub.models.ImageClassifier(backbone=raw, num_classes=2)
+    converter = keras_hub.layers.ResNetImageConverter(image_size=SHAPE[:2], scale=1 / 255.0)
+    preprocessor = keras_hub.models.ResNetImageClassifierPreprocessor(image_converter=converter)
+    classifier = keras_hub.models.ImageClassifier(backbone=raw, num_classes=2, preprocessor=preprocessor)
     before = keras.ops.convert_to_numpy(classifier.get_layer("predictions").kernel).copy()
     stats = keras.ops.convert_to_numpy(raw.get_layer("stack3_block0_2_bn").moving_mean).copy()
     result = transfer.fine_tune(classifier, (PIXELS, LABELS), epochs=(1, 1), patience=None, batch_size=4,
@@ -282,6 +290,7 @@ def test_fine_tune_takes_a_keras_hub_image_classifier(eager):
     np.testing.assert_array_equal(stats, keras.ops.convert_to_numpy(raw.get_layer("stack3_block0_2_bn").moving_mean))
     model = hub.as_transfer_model(classifier)
     assert model.head_kind == "multiclass" and model.layers[-1].name == "probabilities"
+    assert transfer.find_backbone(model)[0].get_layer("preprocess").scale == 1 / 255.0  # its converter
 
 
 def test_records_and_listing():
@@ -290,6 +299,8 @@ def test_records_and_listing():
     assert hub.is_hub_source("densenet_121_imagenet") and not hub.is_hub_source("densenet121")
     with pytest.raises(ValueError, match="weights='imagenet'.*or None"):
         transfer.load_backbone("resnet_18_imagenet", weights="/some/file.h5")
+    with pytest.raises(ValueError, match="normalisation is unknown: pass preprocessing='torch'"):
+        transfer.load_backbone(small_variant("hub_vgg16"))  # VGG has two records: which one is unknown
 
 
 def test_cli_lists_keras_hub_records_and_presets():

@@ -8,11 +8,9 @@ in, the preset's own normalisation (its ``ImageConverter``, or timm's
 themselves after it (one graph, so groups and BatchNorm freezing see every
 layer), the architecture record (:mod:`zoo.models.keras_hub`) and the groups.
 
-Where the preset comes from is resolved here before keras-hub sees it, so
-an offline machine fails in seconds with a remedy instead of retrying: a
-Hugging Face handle is read from the local Hugging Face cache when it is
-there, a keras-hub preset name from the kagglehub cache, and otherwise one
-short connection attempt decides whether a network is reachable.
+Where a preset is read from (a folder, a cache, the network) is decided
+first, in :mod:`transfer.hub_sources`, so an offline machine fails in
+seconds with a remedy instead of retrying.
 
 keras-hub is an optional extra (``pip install -e ".[hub]"``); it is imported
 only inside the functions that need it.
@@ -25,27 +23,15 @@ Example:
 import json
 import os
 import re
-import socket
-from urllib.parse import urlparse
 
 import keras
 import zoo
 from zoo.groups import derive_groups
 from zoo.models import keras_hub as records
-from zoo.weights import WeightsUnavailableError
 
+from transfer.hub_sources import require_keras_hub, resolve_preset
 from transfer.models import Backbone, TransferModel
 from transfer.preprocessing import MODES, ImagePreprocessing
-
-PROBE_SECONDS = 3.0  # one connection attempt; keras-hub's own retries take about 23 s offline
-
-
-def _keras_hub():
-    try:
-        import keras_hub  # the optional extra: imported only when a keras-hub source is loaded
-    except ImportError as err:
-        raise ImportError(records.HUB_EXTRA) from err
-    return keras_hub
 
 
 def _from_keras_hub(obj):
@@ -76,7 +62,7 @@ def is_hub_source(source):
     if any(source in c.variant[2:] for c in records.CONFIGS):
         return True
     try:
-        return source in _keras_hub().models.Backbone.presets
+        return source in require_keras_hub().models.Backbone.presets
     except ImportError:
         return False
 
@@ -90,82 +76,6 @@ def _hub_record(name):
     return record if record in {c.name for c in records.CONFIGS} else None
 
 
-def _reachable(url):
-    """Whether a TCP connection to ``url``'s host opens within :data:`PROBE_SECONDS`."""
-    parts = urlparse(url)
-    try:
-        socket.create_connection((parts.hostname, parts.port or 443), timeout=PROBE_SECONDS).close()
-        return True
-    except OSError:
-        return False
-
-
-def _offline_error(source, where, cache, remedy):
-    return WeightsUnavailableError(
-        f"The preset {source!r} is not in the local cache ({cache}) and {where}. {remedy} Or save the preset "
-        "to a folder where there is a network (backbone.save_to_preset(folder), or the timm files "
-        "config.json and model.safetensors) and pass the folder's path. Received: source=" + repr(source))
-
-
-def _from_hf_cache(source):
-    """The local folder of ``hf://org/name``: the Hugging Face cache's copy, or a clear error offline."""
-    import huggingface_hub.constants  # comes with keras-hub
-
-    repo = source[len("hf://"):]
-    try:
-        return huggingface_hub.snapshot_download(repo, local_files_only=True)
-    except Exception:  # not cached (huggingface_hub raises its own LocalEntryNotFoundError)
-        pass
-    cache = huggingface_hub.constants.HF_HUB_CACHE
-    remedy = (f"Fill the cache where there is a network (huggingface_hub.snapshot_download({repo!r}), "
-              "cache folder set by HF_HOME or HF_HUB_CACHE) and set HF_HUB_OFFLINE=1 here.")
-    if huggingface_hub.constants.HF_HUB_OFFLINE:
-        raise _offline_error(source, "HF_HUB_OFFLINE is set", cache, remedy)
-    endpoint = huggingface_hub.constants.ENDPOINT
-    if not _reachable(endpoint):
-        raise _offline_error(source, f"no network is reachable ({endpoint} did not answer in {PROBE_SECONDS:g} s)",
-                             cache, remedy)
-    return source
-
-
-def _from_kaggle_cache(source, handle):
-    """The kagglehub cache's folder of a keras-hub preset, or a clear error when it is absent and offline."""
-    import kagglehub  # comes with keras-hub
-
-    owner, model, framework, variation, *version = handle[len("kaggle://"):].split("/")
-    cache = kagglehub.config.get_cache_folder()
-    folder = os.path.join(cache, "models", owner, model, framework, variation, *version)
-    if os.path.isfile(os.path.join(folder, "config.json")):
-        return folder
-    endpoint = os.environ.get("KAGGLE_API_ENDPOINT", kagglehub.config.DEFAULT_KAGGLE_API_ENDPOINT)
-    if not _reachable(endpoint):
-        remedy = (f"Fill it where there is a network (keras_hub.models.Backbone.from_preset({source!r}) there, "
-                  "then copy the folder; KAGGLEHUB_CACHE sets where it is).")
-        raise _offline_error(source, f"no network is reachable ({endpoint} did not answer in {PROBE_SECONDS:g} s)",
-                             folder, remedy)
-    return source
-
-
-def resolve_preset(source):
-    """Where keras-hub reads ``source`` from: a local folder when one exists, else the handle (network checked).
-
-    Example:
-        >>> resolve_preset(tmp) == tmp   # a local folder is its own answer
-        True
-    """
-    if os.path.isdir(source):
-        return source
-    if source.startswith("hf://"):
-        return _from_hf_cache(source)
-    if source.startswith("kaggle://"):
-        return _from_kaggle_cache(source, source)
-    presets = _keras_hub().models.Backbone.presets
-    if source not in presets:
-        raise ValueError(f"{source!r} is neither a keras-hub preset nor a folder. Image presets: "
-                         f"{', '.join(image_presets()[:8])}, ... Received: source={source!r}")
-    return _from_kaggle_cache(source, presets[source]["kaggle_handle"])
-
-
 def image_presets():
     """Sorted names of keras-hub's image-classification presets (keras-hub installed).
 
@@ -173,7 +83,7 @@ def image_presets():
         >>> "resnet_18_imagenet" in image_presets()             # doctest: +SKIP
         True
     """
-    return sorted(_keras_hub().models.ImageClassifier.presets)
+    return sorted(require_keras_hub().models.ImageClassifier.presets)
 
 
 def _converter_layer(converter, name="preprocess"):
@@ -186,7 +96,7 @@ def _converter_layer(converter, name="preprocess"):
 
 def _open(source, weights, input_shape, dtype):
     """``(keras-hub backbone, ImageConverter or None, record name or None, identity name)``."""
-    keras_hub = _keras_hub()
+    keras_hub = require_keras_hub()
     if not isinstance(source, str):
         backbone = getattr(source, "backbone", source)
         if not isinstance(backbone, keras_hub.models.Backbone):
@@ -283,6 +193,11 @@ def _load(source, weights, input_shape, preprocessing, dtype):
     if preprocessing == "auto":
         layer = _converter_layer(converter) or (ImagePreprocessing(record.preprocessing, name="preprocess")
                                                 if record and record.preprocessing else None)
+        if layer is None:  # raw 0-255 pixels would reach a network trained on normalised ones
+            raise ValueError(f"{identity!r} has neither an image converter nor an architecture record, so its "
+                             "normalisation is unknown: pass preprocessing='torch' (ImageNet mean and std), "
+                             "another mode of transfer.ImagePreprocessing, or None (inputs already normalised). "
+                             "Received: preprocessing='auto'")
     elif preprocessing is not None:
         layer = ImagePreprocessing(preprocessing, name="preprocess")
     x = layer(inputs) if layer is not None else inputs
