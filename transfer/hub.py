@@ -183,7 +183,7 @@ def _load(source, weights, input_shape, preprocessing, dtype):
         shape = (*record.input_shape[:2], shape[2]) if record else (224, 224, shape[2])
     scheme = record.group_scheme if record else records.CLASS_SCHEMES.get(type(hub).__name__)
     if dtype is not None and hub.dtype_policy.name != keras.DTypePolicy(dtype).name:
-        # keras-hub backbones take ``dtype`` and pass it to every layer: a copy under it, same weights.
+        # A copy under ``dtype`` (its argument, and the global policy for layers it does not reach), same weights.
         copy = type(hub).from_config({**hub.get_config(), "dtype": dtype})
         copy.set_weights(hub.get_weights())
         hub = copy
