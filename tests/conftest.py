@@ -12,6 +12,17 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The optional extras the test extra installs: in CI their tests must run, never skip quietly.
+EXTRAS = ("keras_hub", "safetensors", "onnxruntime", "tf2onnx", "onnx", "ai_edge_litert")
+
+
+def pytest_sessionstart(session):
+    if os.environ.get("CI"):
+        import importlib.util
+
+        missing = [m for m in EXTRAS if importlib.util.find_spec(m) is None]
+        if missing:
+            raise pytest.UsageError(f"CI runs every test: install the test extra (missing: {', '.join(missing)})")
 
 
 def run_python(code, backend="jax", timeout=600):

@@ -84,7 +84,7 @@ def test_backbones_read_the_architecture_records():
 
     proc = _run("backbones", "*net*")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    listed = dict(re.findall(r"^(\S+)\s+(?:zoo|keras)\s+preprocessing=(.+?)\s{2,}", proc.stdout, re.M))
+    listed = dict(re.findall(r"^(\S+)\s+(?:zoo|keras|hub)\s+preprocessing=(.+?)\s{2,}", proc.stdout, re.M))
     assert sorted(listed) == zoo.list_configs("*net*")
     for name in ("resnet50", "efficientnet_b0", "mobilenet_v2"):
         assert listed[name] == (zoo.get_config(name).preprocessing or "inside the model"), name

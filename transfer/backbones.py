@@ -13,6 +13,7 @@ import contextlib
 import keras
 import zoo
 
+from transfer import hub
 from transfer.models import Backbone
 from transfer.preprocessing import MODES, ImagePreprocessing
 
@@ -110,6 +111,9 @@ def load_backbone(name, weights="imagenet", input_shape=None, preprocessing="aut
         >>> load_backbone("resnet20", weights=None, dtype="mixed_bfloat16").get_layer("conv1_conv").compute_dtype
         'bfloat16'
     """
+    if not isinstance(name, str) or hub.is_hub_source(name):  # keras-hub objects, presets, folders, hf:// handles
+        return hub.load_hub_backbone(name, weights=weights, input_shape=input_shape, preprocessing=preprocessing,
+                                     dtype=dtype)
     config = zoo.get_arch(name)
     mode = config.preprocessing
     if preprocessing != "auto":

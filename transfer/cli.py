@@ -10,6 +10,7 @@ Example:
 """
 
 import argparse
+import fnmatch
 import sys
 
 import keras
@@ -17,7 +18,7 @@ from tqdm.auto import tqdm
 
 import transfer
 import zoo
-from transfer import demo
+from transfer import demo, hub
 from zoo.cli import ArgumentParser, run
 
 EPILOG = """examples:
@@ -191,13 +192,21 @@ def _export(args):
 
 def _backbones(args):
     names = zoo.list_configs(args.pattern)
-    if not names:
+    try:  # keras-hub's image presets, when the optional extra is installed
+        presets = [p for p in hub.image_presets() if fnmatch.fnmatchcase(p, args.pattern)]
+    except ImportError:
+        presets = None
+    if not names and not presets:
         raise ValueError(f"No backbone matches the pattern. Received: pattern={args.pattern!r}")
     for name in names:
         config = zoo.get_arch(name)
-        built_by = f"keras.applications.{config.keras_app}" if config.keras_app else f"zoo.{name}"
-        print(f"{name:<24}{config.source:<7}preprocessing={config.preprocessing or 'inside the model':<18}"
-              f"{built_by}")
+        built_by = {"zoo": f"zoo.{name}", "keras": f"keras.applications.{config.keras_app}"}.get(
+            config.source, config.description)
+        print(f"{name:<23} {config.source:<7}preprocessing={config.preprocessing or 'inside the model':<18}{built_by}")
+    for name in presets or ():
+        print(f"{name:<40}{'preset':<7}preprocessing=the preset's  keras-hub preset (downloaded once, then cached)")
+    if presets is None:
+        print('keras-hub presets: pip install -e ".[hub]" to list and load them', file=sys.stderr)
     return 0
 
 

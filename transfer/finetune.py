@@ -24,6 +24,7 @@ same data order). A fresh run refuses a folder that holds another run unless
 import keras
 
 from transfer import checkpoint as ckpt
+from transfer import hub
 from transfer.checkpoint import describe
 from transfer.freezing import freeze, unfreeze
 from transfer.groups import layer_groups
@@ -118,6 +119,7 @@ def fine_tune(model, train, validation=None, recipe=None, *, checkpoint_dir=None
         [1, 0]
     """
     recipe = (recipe or Recipe()).replace(**overrides)
+    model = hub.as_transfer_model(model)  # a keras-hub ImageClassifier: its own layers, as a TransferModel
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs the checkpoint_dir of the interrupted run. Received: checkpoint_dir=None")
     loss, metrics = recipe.loss, recipe.metrics

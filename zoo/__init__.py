@@ -33,6 +33,7 @@ from zoo.models.tutorial import (
     cnn_mnist, cnn_mnist_sequential, cnn_mnist_skip, dense_mnist,
 )
 from zoo.models import keras_applications  # noqa: F401  (records of keras.applications' models)
+from zoo.models import keras_hub  # noqa: F401  (records of keras-hub's backbones; keras-hub itself is optional)
 from zoo.registry import (
     create_model, default_input_shape, get_arch, get_builder, get_config, list_configs, list_models, min_input_size,
     register_config, register_model, unregister,

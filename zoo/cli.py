@@ -115,6 +115,8 @@ def weights_text(config):
     """
     if config.source == "keras":
         return "imagenet (fetched by keras.applications)"
+    if config.source == "hub":
+        return "keras-hub presets: " + (", ".join(config.variant[2:]) or "none")
     return ", ".join(sorted(config.weights)) or "none published"
 
 

@@ -123,8 +123,10 @@ class ArchConfig:
 
     @property
     def source(self):
-        """``"keras"`` for keras.applications' own models, else ``"zoo"``."""
-        return "keras" if self.keras_app else "zoo"
+        """Who builds it: ``"keras"`` (keras.applications), ``"hub"`` (keras-hub) or ``"zoo"``."""
+        if self.keras_app:
+            return "keras"
+        return "hub" if self.family.startswith("keras_hub.") else "zoo"
 
     def has_weights(self, kind="imagenet"):
         """Whether published ``kind`` weights exist for this architecture."""

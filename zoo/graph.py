@@ -30,15 +30,63 @@ import keras
 
 
 def all_layers(layer):
-    """``layer`` and, for nested models, every layer inside (depth first, pre-order).
+    """``layer`` and every layer inside it, nested models and composite layers alike (depth first, pre-order).
+
+    A composite layer (a plain ``keras.layers.Layer`` that holds other layers,
+    as keras-hub's MobileNet blocks hold their BatchNormalization) is walked
+    too, so freezing and reports see every BatchNorm. Each layer comes once.
 
     Example:
         >>> sum(1 for _ in all_layers(zoo.cnn_mnist()))   # the model, its input and 7 layers
         9
     """
-    yield layer
-    for sub in getattr(layer, "layers", ()) if isinstance(layer, keras.Model) else ():
-        yield from all_layers(sub)
+    seen = set()
+
+    def walk(current):
+        if id(current) in seen:
+            return
+        seen.add(id(current))
+        yield current
+        for sub in sublayers(current):
+            yield from walk(sub)
+
+    yield from walk(layer)
+
+
+def sublayers(layer):
+    """The layers ``layer`` holds directly: a model's ``layers``, else the layers among its attributes.
+
+    Keras 3 has no public list of a plain layer's sub-layers (a Model has
+    ``layers``; a Layer keeps them on private trackers). A layer's sub-layers
+    are, by Keras's own tracking rule, the layers assigned to its attributes,
+    directly or inside lists, tuples and dicts: ``vars(layer)`` holds them
+    (pinned by tests/test_transfer_hub.py with a composite layer of each kind).
+
+    Example:
+        >>> block = keras.layers.Layer()
+        >>> block.parts = [keras.layers.Dense(2), {"bn": keras.layers.BatchNormalization()}]
+        >>> [type(s).__name__ for s in sublayers(block)]
+        ['Dense', 'BatchNormalization']
+    """
+    if isinstance(layer, keras.Model):
+        return list(layer.layers)
+    found, seen = [], set()
+
+    def collect(value, depth):
+        if isinstance(value, keras.layers.Layer):
+            if value is not layer and id(value) not in seen:
+                seen.add(id(value))
+                found.append(value)
+        elif depth < 4 and isinstance(value, (list, tuple)):
+            for item in value:
+                collect(item, depth + 1)
+        elif depth < 4 and isinstance(value, dict):
+            for item in value.values():
+                collect(item, depth + 1)
+
+    for value in vars(layer).values():
+        collect(value, 0)
+    return found
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,9 +6,12 @@ an ordered list of ``(regex on the layer name, group)`` pairs, fastai-style.
 :func:`derive_groups` applies them to a model's top-level layers and returns
 ``((group, (layer names...)), ...)``, the tuple a
 :class:`transfer.Backbone` stores. A model without a record gets the scheme
-that names most of its layers; a model no scheme fits (MobileNet, Inception,
-your own) is split where the feature map's resolution halves: ``stage1``,
-``stage2``, ... Groups that hold no weights (the input, the preprocessing) are
+that names most of its layers and splits it into more than one group; a
+keras-hub backbone with ``pyramid_outputs`` is split where its pyramid levels
+end when no scheme agrees with them; a model nothing fits (Inception, your
+own) is split where the feature map's resolution halves: ``stage1``,
+``stage2``, ... A scheme never makes one group of a whole network. Groups
+that hold no weights (the input, the preprocessing) are
 merged into the next group, so every group can be trained.
 
 Example:
@@ -30,10 +33,21 @@ SCHEMES = {
     "efficientnet": [(r"^stem_", "stem"), (r"^block(\d+)[a-z]_", r"block\1"), (r"^top_", "top")],
     "convnext": [(r"_(pre)?stem", "stem"), (r"_stage_(\d+)_", r"stage\1"),
                  (r"_downsampling_block_(\d+)$", lambda m: f"stage{int(m.group(1)) + 1}")],
+    # keras-hub's ResNet (stack0..3) and DenseNet (stack1..4): a DenseNet transition halves the map, so
+    # it opens the next stack, as a ResNet stack's strided first block does (the pyramid outputs agree).
+    "stacks": [(r"^(conv1|pool1)(_|$)", "stem"), (r"^stack(\d+)_", r"stack\1"),
+               (r"^transition(\d+)_", lambda m: f"stack{int(m.group(1)) + 1}")],
+    # keras-hub's CSPNet (CSPDarkNet, CSPResNet).
+    "csp": [(r"^csp_stem_", "stem"), (r"^stage_(\d+)_", r"stage\1")],
+    # keras-hub's HGNetV2 keeps all its stages inside one composite layer, the encoder.
+    "hgnetv2": [(r"^embedder$", "stem"), (r"^encoder$", "encoder")],
+    # keras-hub's MobileNet (v1 to v3): block_0 is the depthwise stem block, block_{i}_{j} stage i's blocks.
+    # (keras.applications' MobileNetV2 names block_1_expand...: no match, it keeps its record's "stages")
+    "mobilenet_blocks": [(r"^input_(pad|conv|batch_norm)", "stem"), (r"^block_(\d+)_\d+$", r"block\1")],
 }
 
 # Every scheme a record may name: the rule-based ones, and "stages" (where the map halves).
-GROUP_SCHEMES = (*SCHEMES, "stages")
+GROUP_SCHEMES = (*SCHEMES, "pyramid", "stages")
 
 
 def _rule_group(name, rules):
@@ -57,11 +71,42 @@ def _named(layers, rules):
     return out + [(current or "body", p) for p in pending]
 
 
-def _by_resolution(layers):
+def _spatial_sizes(model):
+    """``{layer name: height of its output}`` for 4-D outputs, at a probe size where the input's is unknown.
+
+    A backbone built for ``(None, None, 3)`` has no heights in its graph; the
+    graph is traced again symbolically (no computation) at 224 px.
+    """
+    def height(tensor):
+        shape = getattr(tensor, "shape", None)
+        return shape[1] if shape is not None and len(shape) == 4 else None
+
+    outputs = {}
+    for layer in model.layers:
+        try:
+            outputs[layer.name] = layer.output
+        except (AttributeError, ValueError):  # never called, or called more than once
+            continue
+    sizes = {name: height(t) for name, t in outputs.items()}
+    inputs = getattr(model, "inputs", None) or []
+    if len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].shape[1] is not None:
+        return sizes
+    import keras  # here, not at the top: the records import this module and need no Keras
+
+    probe = {n: t for n, t in outputs.items() if height(t) is None and t is not None and len(t.shape) == 4}
+    try:
+        traced = keras.Model(inputs, list(probe.values())).compute_output_spec(
+            keras.KerasTensor((1, 224, 224, inputs[0].shape[-1])))
+    except Exception:  # a graph that does not trace at 224 px keeps the one group it has
+        return sizes
+    sizes.update({n: t.shape[1] for n, t in zip(probe, keras.tree.flatten(traced))})
+    return sizes
+
+
+def _by_resolution(layers, sizes):
     out, stage, ref = [], 0, None
     for layer in layers:
-        shape = getattr(getattr(layer, "output", None), "shape", None)
-        size = shape[1] if shape is not None and len(shape) == 4 else None
+        size = sizes.get(layer.name)
         if size is not None:
             if ref is None:
                 ref = size
@@ -71,8 +116,27 @@ def _by_resolution(layers):
     return out
 
 
+def _pyramid_ends(model):
+    """Names of the layers ending each level of a keras-hub FeaturePyramid backbone's ``pyramid_outputs``."""
+    pyramid = getattr(model, "pyramid_outputs", None)
+    if not isinstance(pyramid, dict) or not pyramid:
+        return []
+    made_by = {}
+    for layer in model.layers:
+        try:
+            made_by[id(layer.output)] = layer.name
+        except (AttributeError, ValueError):  # never called, or called more than once: ends no level
+            continue
+    return [made_by[id(t)] for t in pyramid.values() if id(t) in made_by]
+
+
 def guess_scheme(model):
-    """The naming scheme that names most of ``model``'s layers (at least two), else ``"stages"``.
+    """The scheme that names most of ``model``'s layers and splits it into stages, else a structural one.
+
+    A name scheme must name at least two layers, give more than one group,
+    and (for a keras-hub backbone with ``pyramid_outputs``) end a group at
+    every pyramid level. Otherwise ``"pyramid"`` (split at the pyramid
+    outputs) where there are some, else ``"stages"`` (where the map halves).
 
     Example:
         >>> guess_scheme(zoo.resnet20(include_top=False))
@@ -80,8 +144,15 @@ def guess_scheme(model):
     """
     names = [layer.name for layer in model.layers]
     counts = {s: sum(_rule_group(n, rules) is not None for n in names) for s, rules in SCHEMES.items()}
-    best = max(counts, key=counts.get)
-    return best if counts[best] >= 2 else "stages"
+    ends = _pyramid_ends(model)
+    for scheme in sorted(counts, key=counts.get, reverse=True):
+        if counts[scheme] < 2:
+            break
+        groups = _apply(model, scheme)
+        # Every level but the last ends a group (a final norm may follow the last level in its group).
+        if len(groups) > 1 and set(ends[:-1]) <= {members[-1] for _, members in groups}:
+            return scheme
+    return "pyramid" if ends else "stages"
 
 
 def derive_groups(model, scheme=None):
@@ -93,10 +164,30 @@ def derive_groups(model, scheme=None):
         >>> [g for g, _ in derive_groups(zoo.resnet20(include_top=False))]
         ['stem', 'conv2', 'conv3', 'conv4']
     """
-    scheme = scheme or guess_scheme(model)
-    if scheme not in GROUP_SCHEMES:
+    if scheme is not None and scheme not in GROUP_SCHEMES:
         raise ValueError(f"`scheme` must be one of {GROUP_SCHEMES}. Received: scheme={scheme!r}")
-    pairs = _by_resolution(model.layers) if scheme == "stages" else _named(model.layers, SCHEMES[scheme])
+    groups = _apply(model, scheme or guess_scheme(model))
+    if len(groups) == 1 and scheme not in (None, "stages"):  # one group for a whole network: not a split
+        groups = _apply(model, guess_scheme(model))
+    return groups
+
+
+def _by_pyramid(model):
+    ends = _pyramid_ends(model)
+    out, level, inner_ends = [], 1, set(ends[:-1])  # what follows the last level stays in its group
+    for layer in model.layers:
+        out.append((f"stage{level}", layer))
+        level += layer.name in inner_ends
+    return out
+
+
+def _apply(model, scheme):
+    if scheme == "stages":
+        pairs = _by_resolution(model.layers, _spatial_sizes(model))
+    elif scheme == "pyramid":
+        pairs = _by_pyramid(model)
+    else:
+        pairs = _named(model.layers, SCHEMES[scheme])
     groups = OrderedDict()
     for group, layer in pairs:
         groups.setdefault(group, []).append(layer)
@@ -109,7 +200,7 @@ def derive_groups(model, scheme=None):
         merged[group], carry = carry + members, []
     if carry:
         merged.setdefault(next(reversed(merged), "body"), []).extend(carry)
-    if scheme == "stages":  # number the trainable stages 1..n after the merge
+    if scheme in ("stages", "pyramid"):  # number the trainable stages 1..n after the merge
         merged = OrderedDict((f"stage{i}", m) for i, m in enumerate(merged.values(), start=1))
     return tuple((g, tuple(layer.name for layer in members)) for g, members in merged.items())
 

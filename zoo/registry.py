@@ -120,7 +120,7 @@ def list_models(pattern="*"):
 def list_configs(pattern="*", source=None):
     """Sorted names of every architecture record (zoo and keras.applications) matching ``pattern``.
 
-    ``source``: None for all, ``"zoo"`` or ``"keras"``.
+    ``source``: None for all, ``"zoo"``, ``"keras"`` (keras.applications) or ``"hub"`` (keras-hub).
 
     Example:
         >>> "efficientnet_b0" in zoo.list_configs("efficientnet*", source="keras")

@@ -1,0 +1,240 @@
+"""Backbones from keras-hub and timm: presets, local folders, ``hf://`` handles and keras-hub objects.
+
+:func:`load_hub_backbone` (reached through :func:`transfer.load_backbone`)
+turns any keras-hub image backbone into the same flat
+:class:`~transfer.models.Backbone` as every other source: raw 0-255 pixels
+in, the preset's own normalisation (its ``ImageConverter``, or timm's
+``pretrained_cfg`` mean and std) as the first layer, the keras-hub layers
+themselves after it (one graph, so groups and BatchNorm freezing see every
+layer), the architecture record (:mod:`zoo.models.keras_hub`) and the groups.
+
+Where a preset is read from (a folder, a cache, the network) is decided
+first, in :mod:`transfer.hub_sources`, so an offline machine fails in
+seconds with a remedy instead of retrying.
+
+keras-hub is an optional extra (``pip install -e ".[hub]"``); it is imported
+only inside the functions that need it.
+
+Example:
+    >>> is_hub_source("hf://timm/resnet18.a1_in1k"), is_hub_source("resnet50")
+    (True, False)
+"""
+
+import json
+import os
+import re
+
+import keras
+import zoo
+from zoo.graph import replay
+from zoo.groups import derive_groups
+from zoo.models import keras_hub as records
+
+from transfer.hub_sources import require_keras_hub, resolve_preset
+from transfer.models import Backbone, TransferModel
+from transfer.preprocessing import MODES, ImagePreprocessing
+
+
+def _from_keras_hub(obj):
+    """Whether ``obj`` is a keras-hub object (checked by its classes' modules: keras-hub need not be imported)."""
+    return any(c.__module__.split(".")[0] == "keras_hub" for c in type(obj).__mro__)
+
+
+def is_hub_source(source):
+    """Whether :func:`transfer.load_backbone` hands ``source`` to this module.
+
+    True for a keras-hub object, an ``hf://`` or ``kaggle://`` handle, a
+    preset folder (one with ``config.json``), a ``hub_*`` record and a
+    keras-hub preset name.
+
+    Example:
+        >>> is_hub_source("hub_resnet18"), is_hub_source("resnet_18_imagenet"), is_hub_source("vgg16")
+        (True, True, False)
+    """
+    if not isinstance(source, (str, os.PathLike)):
+        return _from_keras_hub(source)
+    source = os.fspath(source)
+    if source.startswith(("hf://", "kaggle://")) or os.path.isfile(os.path.join(source, "config.json")):
+        return True
+    try:  # a known record answers without importing keras-hub (seconds: it pulls tensorflow-text)
+        return zoo.get_arch(source).name in {c.name for c in records.CONFIGS}
+    except ValueError:
+        pass
+    if any(source in c.variant[2:] for c in records.CONFIGS):
+        return True
+    try:
+        return source in require_keras_hub().models.Backbone.presets
+    except ImportError:
+        return False
+
+
+def _hub_record(name):
+    """The ``hub_*`` record ``name`` spells (spelling-insensitive), else None."""
+    try:
+        record = zoo.get_arch(name).name
+    except ValueError:
+        return None
+    return record if record in {c.name for c in records.CONFIGS} else None
+
+
+def image_presets():
+    """Sorted names of keras-hub's image-classification presets (keras-hub installed).
+
+    Example:
+        >>> "resnet_18_imagenet" in image_presets()             # doctest: +SKIP
+        True
+    """
+    return sorted(require_keras_hub().models.ImageClassifier.presets)
+
+
+def _converter_layer(converter, name="preprocess"):
+    """Our ``ImagePreprocessing`` equivalent to a keras-hub ``ImageConverter``'s scale and offset (or None)."""
+    scale, offset = getattr(converter, "scale", None), getattr(converter, "offset", None)
+    if converter is None or (scale is None and offset is None):
+        return None
+    return ImagePreprocessing("scale_offset", scale=scale, offset=offset, name=name)
+
+
+def _open(source, weights, input_shape, dtype):
+    """``(keras-hub backbone, ImageConverter or None, record name or None, identity name)``."""
+    keras_hub = require_keras_hub()
+    if not isinstance(source, str):
+        backbone = getattr(source, "backbone", source)
+        if not isinstance(backbone, keras_hub.models.Backbone):
+            raise TypeError("Expected a keras_hub.models.Backbone or a task holding one. "
+                            f"Received: {type(source).__name__}")
+        preprocessor = getattr(source, "preprocessor", None)
+        arch = getattr(backbone, "arch", None) or records.record_for(type(backbone).__name__)
+        return backbone, getattr(preprocessor, "image_converter", None), arch, getattr(backbone, "arch", backbone.name)
+    if weights not in ("imagenet", None):
+        raise ValueError("A keras-hub source takes weights='imagenet' (the preset's) or None (random). "
+                         f"Received: weights={weights!r}")
+    shape = tuple(input_shape) if input_shape else None
+    if _hub_record(source):
+        source = _hub_record(source)
+        if weights is None:  # a record: built from its config, offline
+            return zoo.create_model(source, input_shape=shape, dtype=dtype), None, source, source
+        if not records.presets(source):
+            raise ValueError(f"{source!r} has no keras-hub preset with weights; pass weights=None or a timm "
+                             f"folder. Received: weights={weights!r}")
+        source = records.presets(source)[0]
+    local = resolve_preset(source)
+    kwargs = {"image_shape": shape} if shape else {}
+    backbone = keras_hub.models.Backbone.from_preset(local, load_weights=weights is not None, dtype=dtype, **kwargs)
+    try:
+        converter = keras_hub.layers.ImageConverter.from_preset(local)
+    except (ValueError, FileNotFoundError, KeyError):  # a preset saved without one
+        converter = None
+    arch = records.record_for(type(backbone).__name__, timm_arch=_timm_architecture(local), preset=source)
+    return backbone, converter, arch, _identity(source)
+
+
+def _timm_architecture(folder):
+    path = os.path.join(folder, "config.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f).get("architecture")
+
+
+def _identity(source):
+    """A model name that says which preset the weights came from (feature caches are named after it)."""
+    name = os.path.basename(os.path.normpath(source)) if os.path.isdir(source) else source
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name.replace("://", "_")).strip("_")
+
+
+def load_hub_backbone(source, weights="imagenet", input_shape=None, preprocessing="auto", dtype=None):
+    """A :class:`~transfer.models.Backbone` from a keras-hub source; see :func:`transfer.load_backbone`.
+
+    Args:
+        source: a ``keras_hub.models.Backbone`` (or an ``ImageClassifier``,
+            whose backbone and image converter are used), a keras-hub preset
+            name (``"resnet_18_imagenet"``), a local preset folder (Keras or
+            timm format), an ``hf://`` handle (``"hf://timm/resnet18.a1_in1k"``)
+            or a ``hub_*`` record (``"hub_resnet18"``: its first preset, or
+            random weights with ``weights=None``).
+        weights: ``"imagenet"`` (the preset's) or None (random, config only).
+        input_shape: (H, W, C); default: the backbone's own, else the record's.
+        preprocessing: ``"auto"`` (the preset's ImageConverter, else the
+            record's mode), a mode of :class:`ImagePreprocessing`, or None.
+        dtype: a Keras dtype policy name for the backbone's layers.
+
+    Example:
+        >>> base = load_hub_backbone("hub_vgg16", weights=None, input_shape=(32, 32, 3))   # doctest: +SKIP
+        >>> [g for g, _ in base.groups]                                                     # doctest: +SKIP
+        ['block1', 'block2', 'block3', 'block4', 'block5']
+    """
+    from transfer.backbones import policy_scope  # transfer.backbones imports this module: no circle at import
+
+    if preprocessing not in ("auto", None, *MODES[:-1]):
+        raise ValueError(f"`preprocessing` must be 'auto', None or one of {MODES[:-1]}. "
+                         f"Received: preprocessing={preprocessing!r}")
+    source = os.fspath(source) if isinstance(source, os.PathLike) else source
+    with policy_scope(dtype):  # keras-hub families that do not pass ``dtype`` to each layer read the global policy
+        return _load(source, weights, input_shape, preprocessing, dtype)
+
+
+def _load(source, weights, input_shape, preprocessing, dtype):
+    hub, converter, arch, identity = _open(source, weights, input_shape, dtype)
+    record = zoo.get_arch(arch) if arch else None
+    shape = tuple(input_shape or [d for d in hub.input_shape[1:]])
+    if None in shape[:2]:
+        shape = (*record.input_shape[:2], shape[2]) if record else (224, 224, shape[2])
+    scheme = record.group_scheme if record else records.CLASS_SCHEMES.get(type(hub).__name__)
+    if dtype is not None and hub.dtype_policy.name != keras.DTypePolicy(dtype).name:
+        # A copy under ``dtype`` (its argument, and the global policy for layers it does not reach), same weights.
+        copy = type(hub).from_config({**hub.get_config(), "dtype": dtype})
+        copy.set_weights(hub.get_weights())
+        hub = copy
+    hub_groups = derive_groups(hub, scheme)  # on keras-hub's own model: it knows its pyramid outputs
+    inputs = keras.Input(shape=shape, name="image")
+    layer = None
+    if preprocessing == "auto":
+        layer = _converter_layer(converter) or (ImagePreprocessing(record.preprocessing, name="preprocess")
+                                                if record and record.preprocessing else None)
+        if layer is None:  # raw 0-255 pixels would reach a network trained on normalised ones
+            raise ValueError(f"{identity!r} has neither an image converter nor an architecture record, so its "
+                             "normalisation is unknown: pass preprocessing='torch' (ImageNet mean and std), "
+                             "another mode of transfer.ImagePreprocessing, or None (inputs already normalised). "
+                             "Received: preprocessing='auto'")
+    elif preprocessing is not None:
+        layer = ImagePreprocessing(preprocessing, name="preprocess")
+    x = layer(inputs) if layer is not None else inputs
+    # keras-hub's own layers called on our tensor: one flat graph, the weights shared with ``hub``.
+    features = replay(hub, [x])[0][0]
+    names = [sub.name for sub in keras.Model(inputs, features).layers]
+    return Backbone(inputs, features, name=identity, arch=arch, groups=_regroup(hub_groups, names))
+
+
+def _regroup(hub_groups, flat_names):
+    """keras-hub's groups on the flat model; our own first layers (input, preprocessing) open the first group."""
+    grouped = {n for _, names in hub_groups for n in names}
+    ours = [n for n in flat_names if n not in grouped]
+    kept = [(g, [n for n in names if n in set(flat_names)]) for g, names in hub_groups]
+    kept[0] = (kept[0][0], ours + kept[0][1])
+    return tuple((g, tuple(names)) for g, names in kept if names)
+
+
+def as_transfer_model(model):
+    """A keras-hub ``ImageClassifier`` as a :class:`~transfer.models.TransferModel` (its own layers); else ``model``.
+
+    The backbone becomes a :class:`~transfer.models.Backbone` with the
+    classifier's image converter inside; the pooling, dropout and dense
+    layers after it are the classifier's own (a softmax is added where it
+    returns logits), so training this model trains the classifier.
+    :func:`transfer.fine_tune` calls it first.
+
+    Example:
+        >>> as_transfer_model(zoo.cnn_mnist()).name
+        'cnn_mnist'
+    """
+    if not _from_keras_hub(model) or not hasattr(model, "backbone"):
+        return model
+    base = load_hub_backbone(model)
+    inputs = keras.Input(shape=base.input_shape[1:], name="image")
+    # The classifier's layers after its backbone, called on our backbone's features (zoo.graph.replay).
+    outputs, _ = replay(model, [inputs], replace=(model.backbone.name, base(inputs)))
+    out, binary = outputs[0], outputs[0].shape[-1] == 1
+    if getattr(model, "activation", None) in (None, "linear"):  # logits: the head kinds' losses take probabilities
+        out = keras.layers.Activation("sigmoid" if binary else "softmax", name="probabilities")(out)
+    return TransferModel(inputs, out, name=model.name, head_kind="binary" if binary else "multiclass")
