@@ -138,3 +138,18 @@ def test_discriminative_optimizer_saves_and_loads(tmp_path):
     assert half["config"]["factor"] == 0.5  # the scaled schedule came back
     np.testing.assert_allclose(loaded.predict(np.ones((1, 12, 12, 1)), verbose=0),
                                model.predict(np.ones((1, 12, 12, 1)), verbose=0), rtol=1e-6)
+
+
+def test_a_model_compiled_with_discriminative_rates_exports(tmp_path):
+    """TensorFlow's SavedModel tracking refused the optimizer's dict keyed by floats."""
+    import tensorflow as tf
+
+    model = transfer.attach_head(transfer.load_backbone("cnn_mnist", weights=None, input_shape=(12, 12, 1)), 2)
+    model.compile(transfer.DiscriminativeOptimizer(keras.optimizers.Adam(1e-3), {"block1_conv/*": 0.5}),
+                  "sparse_categorical_crossentropy")
+    model.train_on_batch(np.ones((2, 12, 12, 1), "float32"), np.array([0, 1]))
+    model.export(str(tmp_path / "saved"), format="tf_saved_model", verbose=False)
+    served = tf.saved_model.load(str(tmp_path / "saved"))
+    x = np.random.default_rng(0).uniform(0, 255, (3, 12, 12, 1)).astype("float32")
+    np.testing.assert_allclose(served.serve(x).numpy(), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    assert model.optimizer.by_multiplier[0.5].learning_rate.numpy() == pytest.approx(5e-4)

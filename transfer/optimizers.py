@@ -73,7 +73,15 @@ class DiscriminativeOptimizer(keras.optimizers.MultiOptimizer):
         self.inner_optimizer = inner
         self.multipliers = multipliers
         self.default = float(default)
-        self.by_multiplier = by_multiplier
+        # Two lists, not a dict keyed by floats: TensorFlow's SavedModel tracking (model.export) takes
+        # string keys only.
+        self.rates = list(by_multiplier)
+        self.copies = list(by_multiplier.values())
+
+    @property
+    def by_multiplier(self):
+        """``{multiplier: optimizer}``: the copy of the inner optimizer that serves each multiplier."""
+        return dict(zip(self.rates, self.copies))
 
     def multiplier_for(self, variable):
         """The learning-rate multiplier of ``variable`` (first matching pattern, else ``default``)."""
