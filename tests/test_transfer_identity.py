@@ -93,3 +93,25 @@ def test_every_record_scheme_has_rules():
     with pytest.raises(ValueError, match=r"`group_scheme` must be one of .*Received: group_scheme='mobilenet'"):
         zoo.ArchConfig("no_rules", (32, 32, 3), 8, "tf", "mobilenet")
     assert GROUP_SCHEMES[-1] == "stages" and zoo.get_arch("resnet50").groups == "resnet"  # the old field name
+
+
+def test_a_saved_backbone_loads_without_its_record(tmp_path):
+    """The groups travel with the model: loading needs no registry lookup (the record may not exist here)."""
+    zoo.register_config(zoo.ArchConfig("my_digits_net", (28, 28, 1), 8, "rescale", "blocks"))
+    try:
+        base = transfer.as_backbone(zoo.cnn_mnist(include_top=False), arch="my_digits_net",
+                                    groups={"low": "block1_conv", "high": "block2_conv"})
+        transfer.attach_head(base, 3).save(tmp_path / "m.keras")
+    finally:
+        zoo.unregister("my_digits_net")
+    with pytest.raises(ValueError, match="Unknown architecture 'my_digits_net'"):
+        zoo.get_arch("my_digits_net")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    found = transfer.find_backbone(loaded)[0]
+    assert found.arch == "my_digits_net" and list(transfer.layer_groups(loaded)) == ["low", "high", "head"]
+
+
+def test_zoo_models_carry_their_record_name():
+    assert zoo.resnet20().arch == "resnet20" and zoo.create_model("vgg11", include_top=False).arch == "vgg11"
+    base = transfer.as_backbone(zoo.resnet20(include_top=False))  # the record comes along: its groups too
+    assert base.arch == "resnet20" and [g for g, _ in base.groups] == ["stem", "conv2", "conv3", "conv4"]
