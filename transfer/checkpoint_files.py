@@ -41,9 +41,9 @@ _ARRAY_KEY = re.compile(r"(model|optimizer|early_stopping)/(\d{1,6})")
 _MAX_COUNT = 10**7  # epochs, saves: a bound no real run reaches, far below what would overflow anything
 _MAX_DEPTH = 32
 _COUNTERS = ("wait", "best", "best_epoch", "stopped_epoch")
-# What zipfile / numpy raise for a damaged .npz (never for a missing file).
+# What zipfile / numpy raise for a damaged .npz (OSError: a bad offset; the file itself was found).
 _DAMAGED = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError,
-            IndexError, struct.error, OverflowError, ValueError, KeyError, TypeError)
+            IndexError, struct.error, OverflowError, ValueError, KeyError, TypeError, OSError)
 
 
 def _int(value):

@@ -109,6 +109,8 @@ def _read_class_names(names_file, units):
         raise ValueError(f"{names_file}, line {err.lineno}: not a JSON list of class names ({err.msg}).") from err
     except UnicodeDecodeError as err:
         raise ValueError(f"{names_file}: not a UTF-8 JSON list of class names ({err.reason}).") from err
+    except RecursionError:  # json's decoder recurses once per nesting level
+        raise ValueError(f"{names_file}: not a JSON list of class names (nested too deep).") from None
     return check_class_names(names, units, source=names_file)
 
 
