@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import zipfile
 
 from datasets.damaged import archive_errors, looks_like_zip
@@ -116,7 +117,8 @@ def _tf_decode_error(path):
     try:
         decode_image(tf.io.read_file(path))
     except tf.errors.OpError as e:  # InvalidArgumentError mostly; whatever it is, the epoch would die of it
-        return f"truncated or corrupt: TensorFlow cannot decode it ({e.message.splitlines()[0][:200]})"
+        message = re.sub(r"\{\{.*?\}\}\s*", "", e.message).strip()  # TensorFlow's op-name prefix
+        return f"truncated or corrupt: TensorFlow cannot decode it ({message.splitlines()[0][:200]})"
     return None
 
 

@@ -30,6 +30,7 @@ import math
 import os
 import re
 import struct
+import tokenize
 import zipfile
 import zlib
 
@@ -43,7 +44,8 @@ _MAX_DEPTH = 32
 _COUNTERS = ("wait", "best", "best_epoch", "stopped_epoch")
 # What zipfile / numpy raise for a damaged .npz (OSError: a bad offset; the file itself was found).
 _DAMAGED = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError,
-            IndexError, struct.error, OverflowError, ValueError, KeyError, TypeError, OSError)
+            IndexError, struct.error, OverflowError, ValueError, KeyError, TypeError, OSError,
+            tokenize.TokenError, SyntaxError)  # the last two: numpy parsing a damaged .npy header
 
 
 def _int(value):

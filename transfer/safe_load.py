@@ -155,7 +155,10 @@ def predict_by_size(model, images, skipped):
         try:
             probs.update(zip(group, model.predict(np.stack([images[f] for f in group]), verbose=0)))
         except (tf.errors.OpError, ValueError) as err:  # e.g. AbortedError: a negative size after pooling
-            reason = str(getattr(err, "message", err)).splitlines()[0][:200]
+            lines = [line.strip() for line in str(getattr(err, "message", err)).splitlines()]
+            # TensorFlow's message opens with "Graph execution error:" and node traces; the cause comes last.
+            lines = [line for line in lines if line and not line.startswith(("[[", "Detected at", "File", "Graph"))]
+            reason = (lines[-1] if lines else type(err).__name__)[:200]
             skipped += [(f, f"the model cannot take a {shape[0]}x{shape[1]} image ({type(err).__name__}: "
                             f"{reason})") for f in group]
     return probs

@@ -70,40 +70,47 @@ def table(counts, seconds=None):
 
 
 def run_campaign(seconds=None, inputs_per_target=None, targets=None, seed=0, out=None, corpus=None,
-                 memory_gb=3.0, log=None, report=print):
+                 memory_gb=3.0, log=None, report=print, runner=None):
     """Run the loop for ``seconds`` (or ``inputs_per_target`` each); return ``(counts, findings)``.
 
     ``findings`` maps each kind of bad ending (see :func:`signature`) to ``[(target, mutated, data)]``.
+    ``runner``: a started :class:`~tests.fuzz.runner.Runner` to use (default: one of its own).
     """
+    if runner is not None:
+        return _loop(runner, seconds, inputs_per_target, targets, seed, out, corpus, report)
+    with Runner(memory_gb=memory_gb, log=log) as own:
+        own.start()
+        return _loop(own, seconds, inputs_per_target, targets, seed, out, corpus, report)
+
+
+def _loop(runner, seconds, inputs_per_target, targets, seed, out, corpus, report):
     rng = random.Random(seed)
     targets = list(targets or TARGETS)
     counts = {t: collections.Counter() for t in targets}
     spent = {t: 0.0 for t in targets}
     findings = collections.defaultdict(list)
     start = last_summary = time.monotonic()
-    with Runner(memory_gb=memory_gb, log=log) as runner:
-        runner.start()
-        while True:
-            active = [t for t in targets if inputs_per_target is None or sum(counts[t].values()) < inputs_per_target]
-            if not active or (seconds is not None and time.monotonic() - start > seconds):
-                break
-            target = min(active, key=spent.get)
-            mutated, data = one_input(rng, target)
-            t0 = time.monotonic()
-            outcome, detail = runner.run(target, mutated, data)
-            spent[target] += time.monotonic() - t0
-            counts[target][outcome] += 1
-            if outcome not in GOOD:
-                kind = signature(target, outcome, detail)
-                if not findings[kind]:
-                    report(f"new finding: {kind}\n    {detail[:300]}")
-                if len(findings[kind]) < 3:
-                    findings[kind].append((target, mutated, data))
-                    if out:
-                        save_input(os.path.join(out, "findings"), target, mutated, data)
-            if out and time.monotonic() - last_summary > 60:
-                last_summary = time.monotonic()
-                _summary(out, counts, spent, findings, time.monotonic() - start, runner.starts)
+    while True:
+        active = [t for t in targets if inputs_per_target is None or sum(counts[t].values()) < inputs_per_target]
+        if not active or (seconds is not None and time.monotonic() - start > seconds):
+            break
+        target = min(active, key=spent.get)
+        mutated, data = one_input(rng, target)
+        t0 = time.monotonic()
+        outcome, detail = runner.run(target, mutated, data)
+        spent[target] += time.monotonic() - t0
+        counts[target][outcome] += 1
+        if outcome not in GOOD:
+            kind = signature(target, outcome, detail)
+            if not findings[kind]:
+                report(f"new finding: {kind}\n    {detail[:300]}")
+            if len(findings[kind]) < 3:
+                findings[kind].append((target, mutated, data))
+                if out:
+                    save_input(os.path.join(out, "findings"), target, mutated, data)
+        if out and time.monotonic() - last_summary > 60:
+            last_summary = time.monotonic()
+            _summary(out, counts, spent, findings, time.monotonic() - start, runner.starts)
     if out:
         _summary(out, counts, spent, findings, time.monotonic() - start, runner.starts)
     if corpus:

@@ -60,6 +60,7 @@ def _dogs(path):
         except Exception as e:  # noqa: BLE001  (a file that passed the scan failed mid-epoch: a finding)
             raise MidEpochError(f"{type(e).__name__} mid-epoch: {str(e)[:200]}") from e
         assert seen == report.n_kept, (seen, report.n_kept)
+        return f"skipped {report.skipped_by_reason}"
     return run
 
 
@@ -85,9 +86,12 @@ def _predict_image(root):
     import transfer
 
     folder = os.path.join(root, "images")
+    reasons = []
     for flexible in (False, True):  # the model's own size, and each image at its own size
         result = transfer.predict_files(_model(flexible), [folder], ["a", "b", "c"], top=2)
         assert len(result) + len(result.skipped) == len(os.listdir(folder))
+        reasons += [why for _, why in result.skipped]
+    return "skipped: " + "; ".join(reasons) if reasons else ""
 
 
 def _checkpoint(root):
@@ -118,9 +122,9 @@ def classify(error, root, mutated):
 def run(target, root, mutated):
     """Run ``target`` on ``root``; ``(outcome, detail)``."""
     try:
-        RUN[target](root)
+        detail = RUN[target](root)
     except BaseException as e:  # noqa: BLE001  (KeyboardInterrupt and SystemExit are findings too)
         if isinstance(e, KeyboardInterrupt):
             raise
         return classify(e, root, mutated)
-    return "loaded", ""
+    return "loaded", detail or ""
