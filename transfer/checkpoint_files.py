@@ -19,10 +19,10 @@ reading a byte. Here everything is checked first, and every error is a
 Example:
     >>> import json
     >>> _ = open("state.json", "w").write(json.dumps({"format": 2, "phase": "one"}))
-    >>> read_state_file("state.json", 2)
+    >>> read_state_file("state.json", 2, fields=["format", "phase", "run"])
     Traceback (most recent call last):
     ...
-    ValueError: state.json: not a run state written by transfer.fine_tune: keys missing: ...
+    ValueError: state.json: not a run state written by transfer.fine_tune: keys missing: ['run']. ...
 """
 
 import json
@@ -73,7 +73,8 @@ def _problems(state, fields):
     """What is wrong with a parsed state (an empty list when nothing is)."""
     keys = set(state)
     if keys != set(fields):
-        return [f"keys missing: {sorted(set(fields) - keys)}, unknown: {sorted(keys - set(fields))}"]
+        missing, unknown = sorted(set(fields) - keys), sorted(keys - set(fields))
+        return [f"keys missing: {missing}"] * bool(missing) + [f"keys unknown: {unknown}"] * bool(unknown)
     checks = {
         "phase": state["phase"] in (1, 2) and not isinstance(state["phase"], bool),
         "epoch_in_phase": _int(state["epoch_in_phase"]),

@@ -160,7 +160,7 @@ KNOWN = [
     # 6. damaged checkpoint folders
     ("state: wrong type", "checkpoint", STATE, lambda: _state(phase="two"), (CLEAR, "phase='two'")),
     ("state: missing key", "checkpoint", STATE, lambda: _state(run=KeyError), (CLEAR, "keys missing: ['run']")),
-    ("state: extra key", "checkpoint", STATE, lambda: _state(colour=1), (CLEAR, "unknown: ['colour']")),
+    ("state: extra key", "checkpoint", STATE, lambda: _state(colour=1), (CLEAR, "keys unknown: ['colour']")),
     ("state: deep nesting", "checkpoint", STATE, lambda: b'{"format": 2, "run": ' + b"[" * 100000 + b"]" * 100000
      + b"}", (CLEAR, "nested too deep")),
     ("state: counters of another type", "checkpoint", STATE,
