@@ -141,7 +141,7 @@ def _step(name, arg, stack, marks, memo, find_class, callables, call_types):
         stack.append(find_class(module, attr))
     elif name == "REDUCE":
         args, func = stack.pop(), stack.pop()
-        if not any(func is c for c in callables) or type(args) is not tuple:
+        if id(func) not in callables or type(args) is not tuple:
             raise Refused(f"a call of a {type(func).__name__} refused: only the allowed globals are called, "
                           f"with a tuple of arguments")
         stack.append(func(*args))
@@ -208,11 +208,11 @@ def run(data, find_class, call_types, source, max_depth=32):
         ...
         _pickle.UnpicklingError: evil.pkl: not a readable pickle (TypeError: 'NoneType' object is not callable)
     """
-    stack, marks, memo, callables = [], [], {}, []
+    stack, marks, memo, callables = [], [], {}, set()  # callables: ids of what find_class gave (alive)
 
     def lookup(module, name):
         func = find_class(module, name)
-        callables.append(func)
+        callables.add(id(func))
         return func
 
     try:
@@ -222,7 +222,11 @@ def run(data, find_class, call_types, source, max_depth=32):
                     raise Refused(f"STOP with {len(stack)} values on the stack")
                 _check_depth(stack[0], max_depth)
                 return stack[0]
-            if op.name not in _IGNORED:
+            if op.name in _PLAIN:  # the commonest opcodes first: a file may hold a million of them
+                stack.append(arg)
+            elif op.name == "TUPLE1":
+                stack[-1] = (stack[-1],)
+            elif op.name not in _IGNORED:
                 _step(op.name, arg, stack, marks, memo, lookup, callables, call_types)
     except Refused as e:
         raise pickle.UnpicklingError(f"{source}: {e}") from None
