@@ -62,6 +62,6 @@ def test_regression_corpus_ends_loaded_or_in_a_clear_error(runner):
 
 
 def test_short_mutation_run_finds_nothing(runner):
-    counts, findings = run_campaign(inputs_per_target=6, seed=19, runner=runner, report=lambda m: None)
-    assert all(sum(c.values()) == 6 for c in counts.values()) and set(counts) == set(TARGETS)
+    counts, findings = run_campaign(inputs_per_target=10, seed=19, runner=runner, report=lambda m: None)
+    assert all(sum(c.values()) == 10 for c in counts.values()) and set(counts) == set(TARGETS)
     assert not findings, "\n".join(findings)

@@ -114,8 +114,8 @@ def read_state_file(path, fmt, fields=None):
     try:
         with open(path, encoding="utf-8") as f:
             state = json.load(f)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path} is not a run state written by transfer.fine_tune ({err}).") from None
+    except ValueError as err:  # not UTF-8, not JSON, an integer of more than 4300 digits
+        raise ValueError(f"{path} is not a run state written by transfer.fine_tune ({str(err)[:200]}).") from None
     except RecursionError:
         raise ValueError(f"{path} is not a run state written by transfer.fine_tune (JSON nested too deep).") from None
     if not isinstance(state, dict) or state.get("format") != fmt:

@@ -111,6 +111,8 @@ def _read_class_names(names_file, units):
         raise ValueError(f"{names_file}: not a UTF-8 JSON list of class names ({err.reason}).") from err
     except RecursionError:  # json's decoder recurses once per nesting level
         raise ValueError(f"{names_file}: not a JSON list of class names (nested too deep).") from None
+    except ValueError as err:  # e.g. an integer of more than 4300 digits
+        raise ValueError(f"{names_file}: not a JSON list of class names ({str(err)[:200]}).") from None
     return check_class_names(names, units, source=names_file)
 
 

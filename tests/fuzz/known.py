@@ -155,6 +155,8 @@ KNOWN = [
      (CLEAR, "(AttributeError")),
     ("deeply nested class names", "keras_file", "model.classes.json", lambda: b"[" * 100000 + b"]" * 100000,
      (CLEAR, "nested too deep")),
+    ("class names with a 5000-digit number", "keras_file", "model.classes.json", lambda: b"[" + b"1" * 5000 + b"]",
+     (CLEAR, "model.classes.json: not a JSON list of class names (Exceeds the limit")),
     ("1x1 image, flexible model", "predict_image", "images/1.png", lambda: _encode(Image.new("L", (1, 1)), "PNG"),
      (LOADED, "cannot take a 1x1 image")),
     # 6. damaged checkpoint folders
@@ -163,6 +165,8 @@ KNOWN = [
     ("state: extra key", "checkpoint", STATE, lambda: _state(colour=1), (CLEAR, "keys unknown: ['colour']")),
     ("state: deep nesting", "checkpoint", STATE, lambda: b'{"format": 2, "run": ' + b"[" * 100000 + b"]" * 100000
      + b"}", (CLEAR, "nested too deep")),
+    ("state: a 5000-digit number", "checkpoint", STATE, lambda: b'{"format": ' + b"1" * 5000 + b"}",
+     (CLEAR, "state.json is not a run state written by transfer.fine_tune (Exceeds the limit")),
     ("state: counters of another type", "checkpoint", STATE,
      lambda: _state(early_stopping={"wait": "x"}), (CLEAR, "early_stopping=")),
     ("state: resume_file outside the folder", "checkpoint", STATE, lambda: _state(resume_file="../../x.npz"),
