@@ -1,7 +1,8 @@
 """Read pickles of dicts, lists, bytes and plain numeric numpy arrays without running code from the file.
 
-Unpickling calls whatever the file names. ``pickle.Unpickler.find_class`` is the
-one door: here it never hands out numpy's own ``ndarray``, ``dtype``,
+Unpickling calls whatever the file names. The file is run by
+``datasets.pickle_machine`` (a restricted interpreter, never the C unpickler), whose
+``find_class`` is the one door: here it never hands out numpy's own ``ndarray``, ``dtype``,
 ``_reconstruct`` or ``_frombuffer``, but stand-ins that only *describe* an array
 while the pickle is read. An array is built at the end of its description, and
 only by ``np.frombuffer`` over bytes that came from the file, after checking:
@@ -30,13 +31,14 @@ Example:
            [3, 4, 5]], dtype=uint8)
 """
 
-import io
 import math
 import pickle
-import pickletools
 import re
+import reprlib
 
 import numpy as np
+
+from datasets import pickle_machine
 
 _PLAIN_DTYPE = re.compile(r"[biuf][1248]")
 _BYTE_ORDERS = ("<", ">", "|", "=")
@@ -44,6 +46,11 @@ _BYTE_ORDERS = ("<", ">", "|", "=")
 
 class _Refused(pickle.UnpicklingError):
     """Raised by the stand-ins; ``loads`` adds the file's name."""
+
+
+def _short(value):
+    """repr for messages: bounded in depth and length, so a hostile nested value cannot overflow it."""
+    return reprlib.repr(value)
 
 
 def _text(value):
@@ -56,17 +63,17 @@ class _Dtype:
     def __init__(self, code):
         code = _text(code)
         if not isinstance(code, str) or not _PLAIN_DTYPE.fullmatch(code):
-            raise _Refused(f"numpy dtype {code!r} refused: only plain numbers (bool, int, uint, float; "
+            raise _Refused(f"numpy dtype {_short(code)} refused: only plain numbers (bool, int, uint, float; "
                            f"1, 2, 4 or 8 bytes) are read, never object, string or structured dtypes")
         self.dtype = np.dtype(code)
 
     def __setstate__(self, state):
         # numpy's state: (version, byte order, subarray, names, fields, elsize, alignment, flags)
         if not isinstance(state, tuple) or len(state) < 5 or any(s is not None for s in state[2:5]):
-            raise _Refused(f"numpy dtype state {state!r} refused: only plain numeric dtypes are read")
+            raise _Refused(f"numpy dtype state {_short(state)} refused: only plain numeric dtypes are read")
         order = _text(state[1])
         if order not in _BYTE_ORDERS:
-            raise _Refused(f"numpy dtype byte order {order!r} refused; allowed: {_BYTE_ORDERS}")
+            raise _Refused(f"numpy dtype byte order {_short(order)} refused; allowed: {_BYTE_ORDERS}")
         if order in "<>":
             self.dtype = self.dtype.newbyteorder(order)
 
@@ -76,15 +83,15 @@ def _dtype(code, align=False, copy=True):
 
 
 def _shape(shape):
-    if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape):
-        raise _Refused(f"array shape {shape!r} refused: a tuple of non-negative ints is expected")
+    if not isinstance(shape, tuple) or not all(isinstance(d, int) and 0 <= d < 2**63 for d in shape):
+        raise _Refused(f"array shape {_short(shape)} refused: a tuple of non-negative ints is expected")
     return shape
 
 
 def _from_file_bytes(raw, dtype, shape, order="C"):
     """The one place an array is made: a view of bytes the file held, of exactly the declared size."""
     if not isinstance(dtype, _Dtype):
-        raise _Refused(f"array dtype {dtype!r} refused: it must be a numpy dtype read from the file")
+        raise _Refused(f"array dtype {_short(dtype)} refused: it must be a numpy dtype read from the file")
     shape = _shape(shape)
     if isinstance(raw, str):  # a latin-1 str: how Python 2 bytes look when read with encoding="latin1"
         raw = raw.encode("latin-1")
@@ -113,7 +120,7 @@ class _Array:
 
 def _reconstruct(cls, shape, typecode):
     if cls is not _NDARRAY:
-        raise _Refused(f"_reconstruct of {cls!r} refused: only numpy.ndarray is rebuilt")
+        raise _Refused(f"_reconstruct of {_short(cls)} refused: only numpy.ndarray is rebuilt")
     return _Array()  # the shape asked for here is never allocated
 
 
@@ -129,14 +136,14 @@ def _scalar(dtype, raw):
 
 def _latin1_encode(obj, encoding="utf-8", errors="strict"):
     if not isinstance(obj, str) or _text(encoding) not in ("latin1", "latin-1") or errors != "strict":
-        raise _Refused(f"_codecs.encode({type(obj).__name__}, {encoding!r}) refused: only Python 3's "
+        raise _Refused(f"_codecs.encode({type(obj).__name__}, {_short(encoding)}) refused: only Python 3's "
                        "latin-1 encoding of a str (its protocol-2 form of bytes) is allowed")
     return obj.encode("latin-1")
 
 
 def _empty_bytes(*args):
     if args:
-        raise _Refused(f"bytes{args!r} refused: only bytes() (Python 3's protocol-2 form of b'') is allowed")
+        raise _Refused(f"bytes{_short(args)} refused: only bytes() (Python 3's protocol-2 form of b'') is allowed")
     return b""
 
 
@@ -162,14 +169,13 @@ for _core in ("numpy.core", "numpy._core"):
                       (f"{_core}.numeric", "_frombuffer"): _frombuffer})
 
 
-class _Unpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        if (module, name) not in STAND_INS:
-            allowed = ", ".join(sorted(f"{m}.{n}" for m, n in STAND_INS))
-            raise _Refused(f"Refusing to load {module}.{name}: this file should only hold dicts, lists, bytes "
-                           f"and numeric numpy arrays, so it is not such a file (and may be hostile). "
-                           f"Allowed: {allowed}")
-        return STAND_INS[(module, name)]
+def _find_class(module, name):
+    if (module, name) not in STAND_INS:
+        allowed = ", ".join(sorted(f"{m}.{n}" for m, n in STAND_INS))
+        raise _Refused(f"Refusing to load {module}.{name}: this file should only hold dicts, lists, bytes "
+                       f"and numeric numpy arrays, so it is not such a file (and may be hostile). "
+                       f"Allowed: {allowed}")
+    return STAND_INS[(module, name)]
 
 
 def _finish(value, source):
@@ -198,20 +204,10 @@ def loads(data, source="<bytes>"):
         ...
         _pickle.UnpicklingError: evil.pkl: Refusing to load os.system: ...
     """
-    try:
-        # pickle allocates a bytes object of the length an opcode declares before reading it; pickletools
-        # reads the declared lengths first and stops at one the file cannot back.
-        for _ in pickletools.genops(data):
-            pass
-    except ValueError as e:
-        raise pickle.UnpicklingError(f"{source}: truncated or not a pickle ({e})") from None
-    try:
-        obj = _Unpickler(io.BytesIO(data), encoding="bytes").load()
-    except _Refused as e:
-        raise pickle.UnpicklingError(f"{source}: {e}") from None
-    except (pickle.UnpicklingError, EOFError, TypeError, ValueError, AttributeError, IndexError,
-            KeyError, OverflowError, UnicodeError) as e:  # a broken pickle, or stand-ins given nonsense
-        raise pickle.UnpicklingError(f"{source}: not a readable pickle ({type(e).__name__}: {e})") from None
+    if not isinstance(data, (bytes, bytearray)):
+        raise TypeError(f"{source}: expected the file's bytes. Received: {type(data).__name__}")
+    # Not pickle.Unpickler: see datasets.pickle_machine for what the C unpickler does with a hostile file.
+    obj = pickle_machine.run(data, _find_class, (_Array, _Dtype), source)
     if isinstance(obj, dict):
         obj = {key: [_finish(v, source) for v in value] if isinstance(value, list) else _finish(value, source)
                for key, value in obj.items()}

@@ -30,6 +30,7 @@ import tarfile
 import numpy as np
 
 from datasets import array_pickle
+from datasets.damaged import archive_errors
 
 ORIGIN = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
@@ -154,7 +155,7 @@ def _folder_reader(folder):
 
 def _load_archive(path):
     """Read batches straight out of the tar.gz: no extraction, so no path-traversal risk."""
-    with tarfile.open(path, "r:gz") as tar:
+    with archive_errors(path), tarfile.open(path, "r:gz") as tar:
         members = {os.path.basename(m.name): m for m in tar.getmembers() if m.isfile()}
 
         def read(name):
@@ -164,7 +165,8 @@ def _load_archive(path):
             if members[name].size > _MAX_MEMBER:
                 raise ValueError(f"CIFAR-10 batch {name} in {path}: a batch is about 31 MB. "
                                  f"Received: a member of {members[name].size} bytes.")
-            return tar.extractfile(members[name]).read()
+            with archive_errors(path):
+                return tar.extractfile(members[name]).read()
 
         if TEST_BATCH in members:
             return _from_pickles(read, path)

@@ -138,7 +138,7 @@ def decode_resize(path, image_size):
     """
     import tensorflow as tf
 
-    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    image = imagefiles.decode_image(tf.io.read_file(path))  # the decoder the scan checked each file with
     image = tf.image.resize(image, image_size)  # float32, keeps the 0-255 range
     image.set_shape((*image_size, 3))
     return image

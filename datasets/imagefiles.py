@@ -24,8 +24,10 @@ import hashlib
 import json
 import logging
 import os
+import re
 import zipfile
 
+from datasets.damaged import archive_errors, looks_like_zip
 from zoo.files import atomic_write_json, keras_cache
 
 logger = logging.getLogger(__name__)
@@ -108,8 +110,43 @@ def _unreadable(path):
     return None
 
 
+def _tf_decode_error(path):
+    """The pipeline's own decoder on ``path`` (see ``decode_image``): None, or why it fails."""
+    import tensorflow as tf
+
+    try:
+        decode_image(tf.io.read_file(path))
+    except tf.errors.OpError as e:  # InvalidArgumentError mostly; whatever it is, the epoch would die of it
+        message = re.sub(r"\{\{.*?\}\}\s*", "", e.message).strip()  # TensorFlow's op-name prefix
+        return f"truncated or corrupt: TensorFlow cannot decode it ({message.splitlines()[0][:200]})"
+    return None
+
+
+def decode_image(raw):
+    """Bytes of a JPEG, PNG, GIF or BMP -> uint8 (H, W, 3), exactly as the tf.data pipelines decode them.
+
+    ``check_image`` runs this very function, so a file that passed the check
+    never fails inside an epoch.
+
+    Example:
+        >>> from PIL import Image
+        >>> Image.new("RGB", (4, 3)).save("x.png")
+        >>> import tensorflow as tf
+        >>> tuple(decode_image(tf.io.read_file("x.png")).shape)
+        (3, 4, 3)
+    """
+    import tensorflow as tf
+
+    return tf.io.decode_image(raw, channels=3, expand_animations=False)
+
+
 def check_image(path):
     """Return None if ``path`` is an image TensorFlow can decode, else the reason it is not.
+
+    Pillow says why a file is bad (empty, not an image, a format TensorFlow does
+    not read, truncated); the last word is TensorFlow's own decoder, the one the
+    pipeline uses, which is stricter than Pillow (a 1-bit BMP, a PNG with a bad
+    CRC, a GIF with trailing data...).
 
     Example:
         >>> open("666.jpg", "wb").close()   # PetImages/Cat/666.jpg is such a file
@@ -135,9 +172,11 @@ def check_image(path):
         return "not an image"
     except (PermissionError, IsADirectoryError) as e:
         return f"unreadable: {e.strerror}"
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        return f"truncated or corrupt: {e}"
-    return None
+    # Pillow's decoders fail a damaged file in many ways (OSError, SyntaxError, IndexError from verify()
+    # on a palette PNG without IDAT, struct.error, zlib.error, DecompressionBombError...): all mean the same.
+    except Exception as e:  # noqa: BLE001
+        return f"truncated or corrupt: {type(e).__name__}: {e}"
+    return _tf_decode_error(path)
 
 
 def _cache_path(cache_dir, key):
@@ -223,9 +262,9 @@ def extract_zip(zip_path, extract_dir=None):
         extract_dir = os.path.splitext(zip_path)[0] + "_extracted"
     marker = os.path.join(extract_dir, ".extracted")
     if not os.path.exists(marker):
-        if not zipfile.is_zipfile(zip_path):
+        if not looks_like_zip(zip_path):
             raise ValueError(f"Not a zip archive. Received: {zip_path!r}.")
-        with zipfile.ZipFile(zip_path) as zf:
+        with archive_errors(zip_path), zipfile.ZipFile(zip_path) as zf:
             zf.extractall(extract_dir)
         with open(marker, "w") as f:
             f.write(os.path.basename(zip_path))

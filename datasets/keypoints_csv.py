@@ -23,6 +23,8 @@ import zipfile
 
 import numpy as np
 
+from datasets.damaged import archive_errors, looks_like_zip
+
 IMAGE_SIZE = 96
 MAX_COORDINATE = 10 * IMAGE_SIZE  # a sane bound on pixel coordinates; 1e9 is a broken file, not a face
 
@@ -40,17 +42,26 @@ def _find(path, filename):
     return path
 
 
+_MAX_MEMBER = 1 << 30  # the real training.csv is 230 MB; a zip member declaring more is not one (or a bomb)
+
+
 def _open_text(path, filename):
     """-> (name for errors, text stream). A zip is read in place: its one CSV member is opened."""
-    if not zipfile.is_zipfile(path):
+    if not looks_like_zip(path):
         return path, open(path, encoding="utf-8-sig", newline="")
-    zf = zipfile.ZipFile(path)
-    members = [m for m in zf.namelist() if m.lower().endswith(".csv") and not m.startswith("__MACOSX")]
-    wanted = [m for m in members if os.path.basename(m) == filename] or members
-    if len(wanted) != 1:
-        zf.close()
-        raise ValueError(f"{path}: expected one CSV member ({filename}). Received members: {zf.namelist()}.")
-    return f"{path}: {wanted[0]}", io.TextIOWrapper(zf.open(wanted[0]), encoding="utf-8-sig", newline="")
+    with archive_errors(path):
+        zf = zipfile.ZipFile(path)
+        members = [m for m in zf.namelist() if m.lower().endswith(".csv") and not m.startswith("__MACOSX")]
+        wanted = [m for m in members if os.path.basename(m) == filename] or members
+        if len(wanted) != 1:
+            zf.close()
+            raise ValueError(f"{path}: expected one CSV member ({filename}). Received members: {zf.namelist()}.")
+        size = zf.getinfo(wanted[0]).file_size
+        if size > _MAX_MEMBER:
+            zf.close()
+            raise ValueError(f"{path}: {wanted[0]} declares {size} bytes; {filename} is far smaller "
+                             f"(at most {_MAX_MEMBER}). A damaged or hostile archive?")
+        return f"{path}: {wanted[0]}", io.TextIOWrapper(zf.open(wanted[0]), encoding="utf-8-sig", newline="")
 
 
 def read_rows(path, filename):
@@ -68,8 +79,9 @@ def read_rows(path, filename):
     """
     csv.field_size_limit(max(csv.field_size_limit(), 1 << 20))  # an Image field is ~35 kB
     where, stream = _open_text(_find(path, filename), filename)
+    reader = None
     try:
-        with stream:
+        with archive_errors(where), stream:
             reader = csv.reader(stream)
             header = next(reader, None)
             if header is None:
@@ -78,6 +90,10 @@ def read_rows(path, filename):
             rows = [(reader.line_num, r) for r in reader if r]
     except UnicodeDecodeError as e:
         raise ValueError(f"{where} is not UTF-8 text (byte {e.start}: {e.reason}); save it as CSV UTF-8.") from None
+    except csv.Error as e:  # e.g. one stray quote: the field runs on to the end of the file
+        line = reader.line_num if reader is not None else 1
+        raise ValueError(f"{where} line {line}: not a readable CSV row ({e}); a stray quote (\") that opens "
+                         f"a field which never closes?") from None
     for line, r in rows:
         if len(r) != len(header):
             raise ValueError(f"{where} line {line}: {len(r)} fields, but the header has {len(header)} "

@@ -8,6 +8,7 @@ that differs from the row count were accepted.
 
 import os
 import pickle
+import re
 import subprocess
 import sys
 
@@ -113,13 +114,15 @@ def test_labels_out_of_range_or_count_are_errors(tmp_path, arrays, labels, patte
 
 
 def test_nested_or_self_referencing_labels_name_the_batch():
+    raw = pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [[0, 1], [2]]}, protocol=2)
+    batch = cifar10.unpickle(raw, source="data_batch_1 in /d")
+    with pytest.raises(ValueError, match="data_batch_1 in /d: labels must be a list of integers 0-9"):
+        cifar10._check_labels(batch[b"labels"], 2, "data_batch_1 in /d")
     loop = []
-    loop.append(loop)
-    for labels in (loop, [[0, 1], [2]]):
-        raw = pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": labels}, protocol=2)
-        batch = cifar10.unpickle(raw, source="data_batch_1 in /d")
-        with pytest.raises(ValueError, match="data_batch_1 in /d: labels must be a list of integers 0-9"):
-            cifar10._check_labels(batch[b"labels"], 2, "data_batch_1 in /d")
+    loop.append(loop)  # refused while reading now: a data file holds no container inside itself
+    raw = pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": loop}, protocol=2)
+    with pytest.raises(pickle.UnpicklingError, match="data_batch_1 in /d: a container that holds itself"):
+        cifar10.unpickle(raw, source="data_batch_1 in /d")
 
 
 @pytest.mark.parametrize("protocol", [2, 3, 4, 5])
@@ -169,4 +172,27 @@ def test_declared_lengths_beyond_the_file_allocate_nothing():
     # BINBYTES8 declaring 1 TiB: pickle allocates the declared length before reading (MemoryError before).
     raw = b"\x80\x04\x8e" + (1 << 40).to_bytes(8, "little") + b"x."
     with pytest.raises(pickle.UnpicklingError, match=r"test_batch in /d: truncated or not a pickle.*only 2 remain"):
+        cifar10.unpickle(raw, source="test_batch in /d")
+
+
+def test_the_pickle_machine_reads_every_protocol_and_shared_references():
+    labels = [1, 2]
+    batch = {b"data": np.arange(2 * 3072, dtype=np.uint8).reshape(2, 3072) % 251, b"labels": labels,
+             b"pair": (labels, labels), "text": "é", b"f": 0.5, b"big": 2**70, b"none": None}
+    for protocol in range(0, 6):
+        got = cifar10.unpickle(pickle.dumps(batch, protocol=protocol), source="b")
+        assert got[b"labels"] == [1, 2] and got[b"pair"][0] is got[b"pair"][1]  # the memo keeps sharing
+        assert np.array_equal(got[b"data"], batch[b"data"]) and got[b"text"] == "é" and got[b"big"] == 2**70
+
+
+@pytest.mark.parametrize("raw, message", [
+    (b"\x80\x02}]\x85R.", "a call of a dict refused"),  # REDUCE on something that is not an allowed global
+    (b"\x80\x02}}b.", "BUILD on a dict refused"),  # __setstate__ only on array and dtype descriptions
+    (b"\x80\x02c__builtin__\nset\n)R.", "Refusing to load __builtin__.set"),
+    (b"\x80\x04\x8f.", "opcode EMPTY_SET refused"),
+    (b"\x80\x02N(.", "STOP with 1 values on the stack"),  # a MARK left open
+    (b"\x80\x02h\x05.", "memo index 5 read before it was written"),
+])
+def test_the_pickle_machine_refuses_what_a_batch_never_holds(raw, message):
+    with pytest.raises(pickle.UnpicklingError, match=re.escape(f"test_batch in /d: {message}")):
         cifar10.unpickle(raw, source="test_batch in /d")

@@ -36,6 +36,7 @@ import keras
 import numpy as np
 from zoo.files import atomic_path, atomic_write_json, remove_temporaries
 
+from transfer import checkpoint_files
 from transfer.distributed import is_chief
 
 BEST_MODEL = "best.keras"
@@ -164,16 +165,7 @@ def read_state(directory):
     path = os.path.join(os.fspath(directory), STATE)
     if not os.path.exists(path):
         return None
-    try:
-        with open(path) as f:
-            state = json.load(f)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path} is not a run state written by transfer.fine_tune ({err}).") from err
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ValueError(f"{path} was written by another version of transfer.fine_tune, so this run cannot be "
-                         "resumed; start it again with overwrite=True. "
-                         f"Received: format={state.get('format') if isinstance(state, dict) else None!r}")
-    return state
+    return checkpoint_files.read_state_file(path, FORMAT, [f.name for f in dataclasses.fields(RunState)])
 
 
 def _differences(saved, now):
@@ -189,20 +181,12 @@ def _files_of_a_run(directory):
 def _load_arrays(path):
     if not os.path.exists(path):
         raise FileNotFoundError(f"The run state names {os.path.basename(path)!r}, which is missing: {path}")
-    with np.load(path) as data:
-        groups = {}
-        for key in data.files:  # "model/3" -> groups["model"][3]
-            group, index = key.rsplit("/", 1)
-            groups.setdefault(group, {})[int(index)] = data[key]
-    return {g: [items[i] for i in range(len(items))] for g, items in groups.items()}
+    return checkpoint_files.load_arrays(path)  # keys, dtypes and sizes checked before any array is read
 
 
 def _assign(variables, arrays, what, path):
     """Assign ``arrays`` to ``variables`` after checking that they match (names what differs)."""
-    if len(arrays) != len(variables) or any(tuple(v.shape) != a.shape for v, a in zip(variables, arrays)):
-        raise ValueError(f"The {what} saved in {path} do not fit this run: saved {len(arrays)} arrays of shapes "
-                         f"{[a.shape for a in arrays][:4]}..., now {len(variables)} of "
-                         f"{[tuple(v.shape) for v in variables][:4]}...")
+    checkpoint_files.check_assignable(variables, arrays, what, path)  # all of them, before the first assign
     for v, a in zip(variables, arrays):
         v.assign(a)
 

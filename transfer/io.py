@@ -17,6 +17,7 @@ from zoo.files import atomic_write_json
 from transfer.artifacts import artifact_format, load_artifact
 from transfer.checkpoint import atomic_save
 from transfer.models import TransferModel, head_kind
+from transfer.safe_load import check_keras_config, keras_load_error, predict_by_size
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
@@ -92,16 +93,25 @@ def _load_keras_file(path):
         raise ValueError(f"{path} is not a complete .keras file: a .keras file is a zip archive, and this one "
                          f"({os.path.getsize(path)} bytes) is truncated or corrupt. Save the model again.")
     try:
+        check_keras_config(path)  # depth and sizes, before Keras builds anything
         return keras.saving.load_model(path)
     except ValueError as err:
+        # Keras refuses a Lambda's code with a plain ValueError: its text is the only sign of that case
+        # (tests/test_transfer_io.py::test_unsafe_keras_file_gives_one_clear_line pins it).
         if "safe_mode" in str(err):
             raise ValueError(f"Refused to load {path}: it holds Python code (e.g. a Lambda layer's function) that "
                              "loading would run. If you trust its source, load it with "
                              "keras.saving.load_model(path, safe_mode=False).") from None
-        raise ValueError(f"Cannot load the model in {path}: {str(err).splitlines()[0]}") from err
-    except (TypeError, KeyError, OSError, EOFError, zipfile.BadZipFile) as err:
-        raise ValueError(f"{path} is corrupt or not a Keras model file ({type(err).__name__}: "
-                         f"{str(err).splitlines()[0] if str(err) else ''}).") from err
+        if str(err).startswith(path):
+            raise
+        raise ValueError(f"Cannot load the model in {path}: {str(err)[:300].splitlines()[0]}") from err
+    except MemoryError:
+        raise
+    # Loading runs the constructor of every layer the file names, with the file's arguments, and h5py on its
+    # weights: a damaged file fails in any of them (TypeError, KeyError, AttributeError, RecursionError,
+    # h5py's RuntimeError and OverflowError, zipfile's errors, TensorFlow's...). All mean "damaged file".
+    except Exception as err:  # noqa: BLE001
+        raise keras_load_error(path, err) from err
 
 
 def _read_class_names(names_file, units):
@@ -112,6 +122,10 @@ def _read_class_names(names_file, units):
         raise ValueError(f"{names_file}, line {err.lineno}: not a JSON list of class names ({err.msg}).") from err
     except UnicodeDecodeError as err:
         raise ValueError(f"{names_file}: not a UTF-8 JSON list of class names ({err.reason}).") from err
+    except RecursionError:  # json's decoder recurses once per nesting level
+        raise ValueError(f"{names_file}: not a JSON list of class names (nested too deep).") from None
+    except ValueError as err:  # e.g. an integer of more than 4300 digits
+        raise ValueError(f"{names_file}: not a JSON list of class names ({str(err)[:200]}).") from None
     return check_class_names(names, units, source=names_file)
 
 
@@ -282,14 +296,12 @@ def predict_files(model, paths, class_names=None, top=3, size=None):
     if not images:
         raise ValueError(f"None of the {len(files)} image files could be read: "
                          + "; ".join(f"{f}: {why}" for f, why in skipped))
-    by_shape = {}  # one batch per image size (a flexible model may get several)
-    for f, arr in images.items():
-        by_shape.setdefault(arr.shape, []).append(f)
-    probs = {}
-    for group in by_shape.values():
-        probs.update(zip(group, model.predict(np.stack([images[f] for f in group]), verbose=0)))
+    probs = predict_by_size(model, images, skipped)  # one batch per image size (a flexible model may get several)
+    if not probs:
+        raise ValueError(f"None of the {len(files)} image files could be classified: "
+                         + "; ".join(f"{f}: {why}" for f, why in skipped))
     out = []
-    for f in images:
+    for f in (f for f in images if f in probs):
         p = probs[f]
         if kind == "regression":
             out.append((f, [(f"output {i}", float(v)) for i, v in enumerate(p[:top])]))
