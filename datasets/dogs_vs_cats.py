@@ -32,7 +32,7 @@ import numpy as np
 
 from datasets import imagefiles, tfdata
 from datasets.imagefiles import ScanReport
-from zoo.validation import check_positive_int
+from zoo.checks import check_positive_int
 
 logger = logging.getLogger(__name__)
 class_names = ("cat", "dog")

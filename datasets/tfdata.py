@@ -17,7 +17,7 @@ Example:
 
 import numpy as np
 
-from zoo.validation import check_positive_int, check_range
+from zoo.checks import check_positive_int, check_range
 
 
 def _tf():

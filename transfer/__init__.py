@@ -21,7 +21,8 @@ from zoo import startup
 startup.quiet_start()  # only when running as a command: no TensorFlow start-up lines (before Keras is imported)
 
 from transfer.backbones import available_backbones, load_backbone, policy_scope, with_policy
-from transfer.checkpoint import PhaseEarlyStopping, ResumableCheckpoint, RunState, atomic_save, read_state
+from transfer.checkpoint import PhaseEarlyStopping, ResumableCheckpoint, atomic_save, read_state
+from transfer.run_state import RunState
 from transfer import distributed
 from transfer.distributed import data_parallel, is_chief, process_shard
 from transfer.features import cache_key, cache_path, extract_features

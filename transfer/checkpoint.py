@@ -22,12 +22,10 @@ file), restores neither EarlyStopping's state nor anything across our two
 ``fit`` ends, and resumes through a private attribute of the model.
 
 :func:`transfer.fine_tune` opens the folder with :meth:`ResumableCheckpoint.open`;
-the file names and the state's schema live here only.
+the file names live here only, what the state holds in :mod:`transfer.run_state`.
 """
 
 import dataclasses
-import hashlib
-import json
 import os
 import sys
 import tempfile
@@ -38,11 +36,11 @@ from zoo.files import atomic_path, atomic_write_json, remove_temporaries
 
 from transfer import checkpoint_files
 from transfer.distributed import is_chief
+from transfer.run_state import FORMAT, RunState, describe, differences, fingerprint
 
 BEST_MODEL = "best.keras"
 STATE = "state.json"
 RESUME_PREFIX = "resume-"
-FORMAT = 2  # the state's schema; 1 had no run record and a fixed last.weights.h5
 LEGACY_FILES = ("last.weights.h5",)
 
 
@@ -80,81 +78,6 @@ def _write(model, path, weights_only):
         model.save(path, overwrite=True)
 
 
-def fingerprint(model):
-    """What identifies a model's architecture: its weights' paths, shapes and dtypes, hashed.
-
-    Example:
-        >>> fingerprint(zoo.cnn_mnist())["weights"]
-        8
-    """
-    layout = [(w.path, list(w.shape), str(w.dtype)) for w in model.weights]
-    digest = hashlib.sha256(json.dumps(layout).encode()).hexdigest()[:16]
-    return {"weights": len(layout), "parameters": int(model.count_params()), "digest": digest}
-
-
-def describe(value):
-    """``value`` as JSON can hold it, to compare settings: Keras objects by config, functions by name.
-
-    Example:
-        >>> describe((1e-3, keras.optimizers.schedules.ExponentialDecay(1e-3, 100, 0.9)))[1]["class_name"]
-        'ExponentialDecay'
-    """
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return value
-    if isinstance(value, (np.integer, np.floating)):
-        return value.item()
-    if isinstance(value, (list, tuple)):
-        return [describe(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): describe(v) for k, v in value.items()}
-    if hasattr(value, "get_config"):
-        return json.loads(json.dumps(keras.saving.serialize_keras_object(value), default=repr))
-    return getattr(value, "__name__", type(value).__name__)
-
-
-@dataclasses.dataclass
-class RunState:
-    """Where a two-phase run stands: ``phase`` (1 or 2), ``epoch_in_phase`` epochs done in it,
-    ``history`` (metric -> one list over both phases), ``best`` monitored value, ``phase1_epochs``;
-    ``run`` (what it belongs to), ``saves`` and ``resume_file`` (the file of the latest save) and
-    ``early_stopping`` (EarlyStopping's counters in this phase).
-
-    Example:
-        >>> RunState(phase=2, phase1_epochs=3).epochs_done
-        0
-    """
-
-    phase: int = 1
-    epoch_in_phase: int = 0
-    history: dict = dataclasses.field(default_factory=dict)
-    best: float = None
-    phase1_epochs: int = 0
-    run: dict = None
-    saves: int = 0
-    resume_file: str = None
-    early_stopping: dict = None
-    format: int = FORMAT
-
-    @property
-    def epochs_done(self):
-        """Epochs recorded over both phases."""
-        return len(next(iter(self.history.values()), []))
-
-    @property
-    def stopped_early(self):
-        """Whether EarlyStopping ended this phase (the phase needs no more epochs)."""
-        return bool(self.early_stopping and self.early_stopping.get("stopped_epoch"))
-
-    def start_phase(self, phase):
-        """Move to ``phase`` (2 after 1: phase 1's epochs are counted)."""
-        if phase != self.phase:
-            self.phase, self.epoch_in_phase, self.phase1_epochs = phase, 0, self.epochs_done
-            self.early_stopping = None
-
-    def to_json(self):
-        return dataclasses.asdict(self)
-
-
 def read_state(directory):
     """The :class:`RunState` of a checkpoint folder as a dict, or None if it has none.
 
@@ -166,11 +89,6 @@ def read_state(directory):
     if not os.path.exists(path):
         return None
     return checkpoint_files.read_state_file(path, FORMAT, [f.name for f in dataclasses.fields(RunState)])
-
-
-def _differences(saved, now):
-    keys = sorted(set(saved) | set(now))
-    return [f"{k}: saved {saved.get(k)!r}, now {now.get(k)!r}" for k in keys if saved.get(k) != now.get(k)]
 
 
 def _files_of_a_run(directory):
@@ -271,7 +189,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             if state is None:
                 raise ValueError(f"resume=True, but {directory!r} holds no run to resume (no {STATE}). Start the "
                                  f"run with resume=False. Received: checkpoint_dir={directory!r}")
-            differs = _differences(state["run"], run)
+            differs = differences(state["run"], run)
             if differs:
                 raise ValueError(f"Cannot resume the run in {directory!r}: it was started with other settings. "
                                  f"Differs: {'; '.join(differs)}. Pass the same model and arguments, or "

@@ -25,12 +25,12 @@ import keras
 
 from transfer import checkpoint as ckpt
 from transfer import hub
-from transfer.checkpoint import describe
 from transfer.freezing import freeze, unfreeze
 from transfer.groups import layer_groups
 from transfer.models import head_kind
 from transfer.optimizers import DiscriminativeOptimizer, group_multipliers
 from transfer.recipe import Recipe
+from transfer.run_state import describe
 from transfer.schedules import phase_learning_rate, steps_per_epoch
 
 DEFAULTS = {  # head kind -> (loss, metrics)

@@ -24,6 +24,7 @@ from typing import Any, Optional, Tuple
 
 from zoo import checks
 
+from transfer.run_state import describe
 from transfer.schedules import SCHEDULES
 
 MODES = ("auto", "min", "max")
@@ -127,6 +128,4 @@ class Recipe:
 
     def config(self):
         """The recipe as JSON-able data: what a checkpoint folder records to recognise its run."""
-        from transfer.checkpoint import describe  # describe() turns Keras objects and functions into data
-
         return {name: describe(getattr(self, name)) for name in self.settings()}
