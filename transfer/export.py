@@ -64,7 +64,7 @@ def export(model_or_path, out, format="tf_saved_model", quantize=None, calibrati
         validation: a folder of class subfolders (named like the class
             names) to report the int8 model's accuracy on.
         samples: a folder of images for the check; default: generated images.
-        tolerance: largest allowed |artifact - Keras| on the samples;
+        tolerance: largest allowed absolute difference between the artifact and Keras on the samples;
             ``"auto"``: 1e-4 for float32, no limit for int8 (its top-1 agreement
             is reported instead); None: never fail.
         class_names: names to store in the artifact; default: ``model.class_names``.
