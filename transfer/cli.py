@@ -22,7 +22,7 @@ from transfer import demo, hub
 from zoo.cli import ArgumentParser, run
 
 EPILOG = """examples:
-  transfer demo                                 # about 2 minutes on 2 CPU cores, offline
+  transfer demo                                 # a few minutes on 2 CPU cores, offline
   transfer demo --output /tmp/demo --quick      # fewer epochs, one seed
   transfer demo --verbose                       # Keras's line per epoch as well
   transfer predict transfer_demo/digits5-9.keras transfer_demo/samples/
