@@ -67,3 +67,19 @@ def test_the_best_checkpoint_follows_early_stoppings_mode(digits16, tmp_path, mo
     result = transfer.fine_tune(_model(), (x[:200], y[:200]), (x[200:300], y[200:300]), epochs=(3, 0),
                                 patience=5, mode=mode, verbose=0, checkpoint_dir=tmp_path)
     assert result.best == pytest.approx(pick(result.history["val_loss"]))
+
+
+def test_a_run_recorded_before_a_setting_existed_resumes(digits16, tmp_path):
+    """Folders written before `mode` existed hold no such key: they ran with its default, so they resume."""
+    x, y = digits16
+    train = (x[:64], y[:64])
+    transfer.fine_tune(_model(), train, epochs=(1, 1), patience=None, checkpoint_dir=tmp_path, verbose=0)
+    state = json.loads((tmp_path / "state.json").read_text())
+    del state["run"]["mode"]
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    result = transfer.fine_tune(_model(), train, epochs=(1, 1), patience=None, checkpoint_dir=tmp_path,
+                                resume=True, verbose=0)
+    assert result.phase_epochs == [1, 1]
+    with pytest.raises(ValueError, match="Differs: mode: saved 'auto', now 'max'"):
+        transfer.fine_tune(_model(), train, epochs=(1, 1), patience=None, mode="max", checkpoint_dir=tmp_path,
+                           resume=True, verbose=0)

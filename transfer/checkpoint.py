@@ -163,7 +163,8 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         self.early_stopping = None  # the phase's PhaseEarlyStopping, from begin_phase
 
     @classmethod
-    def open(cls, directory, model, run, monitor="val_loss", resume=False, overwrite=False, mode="auto"):
+    def open(cls, directory, model, run, monitor="val_loss", resume=False, overwrite=False, mode="auto",
+             defaults=None):
         """A recorder for ``directory``: a fresh run, or (``resume=True``) the run saved there.
 
         A fresh run refuses a folder holding another run unless ``overwrite``; a
@@ -171,6 +172,8 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         ``run`` (model fingerprint and settings), saying what differs. Resuming
         loads the saved weights into ``model`` at once, and the optimizer's
         variables and EarlyStopping's state when training starts again.
+        ``defaults``: the values of settings a saved run may predate (a run
+        recorded before a setting existed ran with its default).
 
         Example:
             >>> model = zoo.cnn_mnist()
@@ -189,7 +192,8 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             if state is None:
                 raise ValueError(f"resume=True, but {directory!r} holds no run to resume (no {STATE}). Start the "
                                  f"run with resume=False. Received: checkpoint_dir={directory!r}")
-            differs = differences(state["run"], run)
+            saved_run = {**describe(dict(defaults or {})), **state["run"]}
+            differs = differences(saved_run, run)
             if differs:
                 raise ValueError(f"Cannot resume the run in {directory!r}: it was started with other settings. "
                                  f"Differs: {'; '.join(differs)}. Pass the same model and arguments, or "

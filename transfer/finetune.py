@@ -134,7 +134,7 @@ def fine_tune(model, train, validation=None, recipe=None, *, checkpoint_dir=None
                                               monitor=monitor)),
            "batch_size": batch_size if isinstance(train, tuple) else None}
     recorder = ckpt.ResumableCheckpoint.open(checkpoint_dir, model, run, monitor=monitor, resume=resume,
-                                             overwrite=overwrite, mode=recipe.mode)
+                                             overwrite=overwrite, mode=recipe.mode, defaults=Recipe().config())
     recorder.set_model(model)  # it also saves between phases, outside fit
     state = recorder.state
     data = dict(x=train[0], y=train[1], batch_size=batch_size) if isinstance(train, tuple) else dict(x=train)
