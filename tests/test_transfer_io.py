@@ -91,3 +91,23 @@ def test_unsafe_keras_file_gives_one_clear_line(tmp_path, capsys):
     assert "\n" not in str(err.value) and "safe_mode=False" in str(err.value)
     assert cli_main(["predict", str(path), _image(tmp_path / "x.png")]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_a_model_with_several_input_layers_loads(tmp_path):
+    """Add layers record a list of input shapes: the size check before loading reads each of them."""
+    model = transfer.attach_head(transfer.load_backbone("resnet20", weights=None, input_shape=(16, 16, 3)), 3)
+    path = transfer.save_model(model, tmp_path / "r20.keras", class_names=["a", "b", "c"])
+    loaded = transfer.load_model(path)
+    x = np.random.default_rng(0).uniform(0, 255, (2, 16, 16, 3)).astype("float32")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:  # a damaged size inside such a list is still refused
+        config = zf.read("config.json").decode().replace("[null, 8, 8, 32]", "[null, 8, 8, 3200000000]", 1)
+        members = {name: zf.read(name) for name in zf.namelist()}
+    assert "3200000000" in config
+    with zipfile.ZipFile(tmp_path / "bad.keras", "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, config if name == "config.json" else data)
+    with pytest.raises(ValueError, match=r"bad\.keras: its config asks for"):
+        transfer.load_model(tmp_path / "bad.keras")

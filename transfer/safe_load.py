@@ -78,11 +78,23 @@ def _input_shapes(config):
         if isinstance(item, dict):
             for key, value in item.items():
                 if key in _INPUT_KEYS and isinstance(value, list):
-                    yield value
+                    yield from _shapes_in(value)
                 else:
                     todo.append(value)
         elif isinstance(item, list):
             todo += item
+
+
+def _shapes_in(value):
+    """The shapes in one input-shape entry: a shape, or a list of shapes (a layer with several inputs, e.g. Add)."""
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        nested = [d for d in item if isinstance(d, (list, dict))]
+        if not nested:
+            yield item
+        for d in nested:
+            todo += [d] if isinstance(d, list) else [v for v in d.values() if isinstance(v, list)]
 
 
 def check_keras_config(path):
