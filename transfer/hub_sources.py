@@ -22,12 +22,7 @@ from zoo.weights import WeightsUnavailableError
 PROBE_SECONDS = 3.0  # one connection attempt; keras-hub's own retries take about 23 s offline
 
 
-def require_keras_hub():
-    try:
-        import keras_hub  # the optional extra: imported only when a keras-hub source is loaded
-    except ImportError as err:
-        raise ImportError(records.HUB_EXTRA) from err
-    return keras_hub
+require_keras_hub = records.require_keras_hub  # the one lazy import of the optional extra
 
 
 def _reachable(url):

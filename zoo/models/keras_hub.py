@@ -66,6 +66,15 @@ CONFIGS = (
 )
 
 
+def require_keras_hub():
+    """The ``keras_hub`` module, or an ImportError that names the extra to install."""
+    try:
+        import keras_hub  # the optional extra: imported only when a keras-hub model is built or loaded
+    except ImportError as err:
+        raise ImportError(HUB_EXTRA) from err
+    return keras_hub
+
+
 def presets(name):
     """The keras-hub preset names of the record ``name``.
 
@@ -106,10 +115,7 @@ def build(config, *, include_top=False, weights=None, input_shape=None, input_te
         >>> build(zoo.get_arch("hub_vgg16"), input_shape=(32, 32, 3)).output_shape   # doctest: +SKIP
         (None, 1, 1, 512)
     """
-    try:
-        import keras_hub  # the optional extra, imported only when a record is built
-    except ImportError as err:
-        raise ImportError(HUB_EXTRA) from err
+    keras_hub = require_keras_hub()
     if include_top or pooling is not None or weights is not None or kwargs:
         raise ValueError(f"{config.name!r} is a headless keras-hub backbone built with random weights; "
                          "load pretrained weights with transfer.load_backbone(preset). Received: "
