@@ -24,7 +24,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import transfer  # noqa: E402
-from transfer.export_checks import sample_images  # noqa: E402
+from transfer.serving.export_checks import sample_images  # noqa: E402
 
 
 BASELINE = "keras predict_on_batch"

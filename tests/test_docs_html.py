@@ -89,9 +89,9 @@ def test_unknown_names_go_after_the_entry_points_and_among_the_classes():
     # module, a function of a new module, a class.
     names = ["Backbone", "Planner", "TransferModel", "attach_head", "publish", "fine_tune", "shrink_head",
              "load_backbone", "save_model"]
-    objects = {n: type(n, (), {"__module__": "transfer.models"}) for n in names if n[0].isupper()}
-    modules = {"attach_head": "transfer.heads", "fine_tune": "transfer.finetune", "load_backbone": "transfer.backbones",
-               "save_model": "transfer.io", "publish": "transfer.publish", "shrink_head": "transfer.heads"}
+    objects = {n: type(n, (), {"__module__": "transfer.model.backbone"}) for n in names if n[0].isupper()}
+    modules = {"attach_head": "transfer.model.heads", "fine_tune": "transfer.training.finetune", "load_backbone": "transfer.sources.backbones",
+               "save_model": "transfer.serving.saving", "publish": "transfer.publish", "shrink_head": "transfer.model.heads"}
     objects.update({n: function(n, m) for n, m in modules.items()})
     functions, classes = api_reference.ordered("transfer", names, objects)
     assert functions[:4] == ["load_backbone", "attach_head", "fine_tune", "save_model"]

@@ -11,7 +11,7 @@ import tensorflow as tf
 import transfer
 from interrupting import Interrupt, StopAt
 from datasets import digits as digit_data
-from transfer import checkpoint
+from transfer.training import checkpoint
 from zoo import files
 
 # Measured on 2 CPU cores (TensorFlow, oneDNN): the resumed run's weights equal the uninterrupted run's

@@ -31,7 +31,7 @@ def train(out, checkpoint_dir=None, global_batch=16, callbacks=(), resume=False)
     x, y = transfer.process_shard(x, y)
     base = transfer.load_backbone("resnet20", weights=None, input_shape=(16, 16, 3))
     model = transfer.attach_head(base, 3)
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(global_batch // transfer.distributed.process_count())
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(global_batch // transfer.training.distributed.process_count())
     result = transfer.fine_tune(model, ds, None, epochs=(1, 2), patience=None, verbose=0, lr_decay=0.5,
                                 optimizer="sgd", learning_rate=(0.1, 0.05), checkpoint_dir=checkpoint_dir,
                                 callbacks=callbacks, resume=resume)
@@ -134,7 +134,7 @@ def test_two_jax_processes_agree_with_one_and_only_the_chief_writes(tmp_path):
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     rank = int(os.environ["RANK"])
     keras.distribution.initialize(job_addresses="127.0.0.1:{port}", num_processes=2, process_id=rank)
-    assert transfer.distributed.process_count() == 2 and transfer.is_chief() == (rank == 0)
+    assert transfer.training.distributed.process_count() == 2 and transfer.is_chief() == (rank == 0)
     with transfer.data_parallel() as engine:
         assert len(engine.device_mesh.devices.ravel()) == 2
         train(f"{out}/rank{{rank}}.npy", checkpoint_dir=f"{out}/ckpt{{rank}}")

@@ -17,9 +17,9 @@ from PIL import Image
 
 import datasets
 import transfer
-from transfer import artifacts
+from transfer.serving import artifacts
 from transfer.cli import main as cli_main
-from transfer.export_checks import labelled_images
+from transfer.serving.export_checks import labelled_images
 
 NAMES = ["cat", "astronaut", "coffee"]
 FORMATS = {"tf_saved_model": "model_sm", "onnx": "model.onnx", "litert": "model.tflite"}

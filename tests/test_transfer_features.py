@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import transfer
-from transfer import features
+from transfer.training import features
 
 
 @pytest.fixture

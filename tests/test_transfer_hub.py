@@ -21,7 +21,7 @@ import pytest
 
 import transfer
 import zoo
-from transfer import hub
+from transfer.sources import hub
 from zoo.graph import all_layers
 
 keras_hub = pytest.importorskip("keras_hub")

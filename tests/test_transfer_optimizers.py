@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import transfer
-from transfer.schedules import ScaledSchedule, warmup_cosine
+from transfer.training.schedules import ScaledSchedule, warmup_cosine
 
 
 

@@ -6,7 +6,7 @@ import pytest
 
 import transfer
 from datasets import digits as digit_data
-from transfer.schedules import steps_per_epoch, warmup_cosine
+from transfer.training.schedules import steps_per_epoch, warmup_cosine
 
 
 class _Rates(keras.callbacks.Callback):

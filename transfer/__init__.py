@@ -20,24 +20,26 @@ from zoo import startup
 
 startup.quiet_start()  # only when running as a command: no TensorFlow start-up lines (before Keras is imported)
 
-from transfer.backbones import available_backbones, load_backbone, policy_scope, with_policy
-from transfer.checkpoint import PhaseEarlyStopping, ResumableCheckpoint, atomic_save, read_state
-from transfer.run_state import RunState
-from transfer import distributed
-from transfer.distributed import data_parallel, is_chief, process_shard
-from transfer.features import cache_key, cache_path, extract_features
-from transfer.finetune import FineTuneHistory, fine_tune
-from transfer.recipe import Recipe
-from transfer.freezing import TrainableReport, freeze, trainable_report, unfreeze
-from transfer.groups import derive_groups, find_backbone, layer_groups
-from transfer.heads import attach_head, combine, head_on_features
-from transfer.models import Backbone, TransferModel, as_backbone, head_kind
-from transfer.io import load_model, predict_files, save_model
-from transfer.optimizers import DiscriminativeOptimizer, group_multipliers
-from transfer.preprocessing import ImagePreprocessing
-from transfer.artifacts import Artifact, load_artifact
-from transfer.export import ExportVerificationError, export
-from transfer.export_checks import ExportReport
+from transfer.model.dtypes import policy_scope, with_policy
+from transfer.sources.backbones import available_backbones, load_backbone
+from transfer.training.checkpoint import PhaseEarlyStopping, ResumableCheckpoint, atomic_save, read_state
+from transfer.training.run_state import RunState
+from transfer.training import distributed
+from transfer.training.distributed import data_parallel, is_chief, process_shard
+from transfer.training.features import cache_key, cache_path, extract_features
+from transfer.training.finetune import FineTuneHistory, fine_tune
+from transfer.training.recipe import Recipe
+from transfer.model.freezing import TrainableReport, freeze, trainable_report, unfreeze
+from transfer.model.groups import derive_groups, find_backbone, layer_groups
+from transfer.model.heads import attach_head, combine, head_on_features
+from transfer.model.backbone import Backbone, TransferModel, as_backbone, head_kind
+from transfer.serving.saving import load_model, save_model
+from transfer.serving.predict import predict_files
+from transfer.training.optimizers import DiscriminativeOptimizer, group_multipliers
+from transfer.sources.preprocessing import ImagePreprocessing
+from transfer.serving.artifacts import Artifact, load_artifact
+from transfer.serving.export import ExportVerificationError, export
+from transfer.serving.export_checks import ExportReport
 from zoo.weights import WeightsUnavailableError
 
 __all__ = [name for name in dir() if not name.startswith("_")]

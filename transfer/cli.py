@@ -18,7 +18,8 @@ from tqdm.auto import tqdm
 
 import transfer
 import zoo
-from transfer import demo, hub
+from transfer import demo
+from transfer.sources import hub
 from zoo.cli import ArgumentParser, run
 
 EPILOG = """examples:

@@ -50,8 +50,8 @@ CLASSES = {
 MODULES = {
     "zoo": ["zoo.models.classic", "zoo.models.resnet", "zoo.models.cifar_resnet", "zoo.models.tutorial",
             "zoo.blocks"],
-    "transfer": ["transfer.models", "transfer.optimizers", "transfer.groups", "transfer.checkpoint",
-                 "transfer.distributed"],
+    "transfer": ["transfer.model.backbone", "transfer.training.optimizers", "transfer.model.groups", "transfer.training.checkpoint",
+                 "transfer.training.distributed"],
 }
 
 # Classes whose constructor is Keras's Functional one (inputs, outputs): the calls that make one instead.

@@ -6,7 +6,7 @@ timm's checkpoints). Each record names the timm architecture keras-hub builds
 it from, its keras-hub presets and its group scheme (:mod:`zoo.groups`). The
 preprocessing is ``"torch"`` (ImageNet mean and std on [0, 1], what timm and
 keras-hub's presets use); a preset's own ``ImageConverter`` overrides it at
-load time (:mod:`transfer.hub`).
+load time (:mod:`transfer.sources.hub`).
 
 :func:`build` makes the model offline with random weights: keras-hub's public
 way from a timm architecture name to its constructor arguments is a timm

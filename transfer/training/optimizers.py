@@ -4,7 +4,7 @@ Keras 3.15's ``keras.optimizers.MultiOptimizer`` sends each variable to an
 optimizer chosen by the variable. :class:`DiscriminativeOptimizer` is that,
 set up from one optimizer and ``{pattern: multiplier}``: it makes one copy of
 the optimizer per distinct multiplier, at ``multiplier`` times its learning
-rate (a schedule is scaled with :class:`transfer.schedules.ScaledSchedule`),
+rate (a schedule is scaled with :class:`transfer.training.schedules.ScaledSchedule`),
 and routes each variable to the copy of the first pattern its ``path``
 matches. Scaling the *learning rate* (not the gradient) is what makes the
 update exactly ``multiplier`` times as large for adaptive optimizers too
@@ -21,7 +21,8 @@ import fnmatch
 
 import keras
 
-from transfer.schedules import ScaledSchedule
+from transfer.model.groups import layer_groups
+from transfer.training.schedules import ScaledSchedule
 
 
 def _scaled_copy(optimizer, factor):
@@ -132,7 +133,6 @@ def group_multipliers(model, decay=0.3, head=1.0):
         >>> group_multipliers(model, decay=0.5)
         {'predictions/*': 1.0, 'block2_conv/*': 1.0, 'block1_conv/*': 0.5}
     """
-    from transfer.groups import layer_groups
 
     if not 0 < decay <= 1:
         raise ValueError(f"`decay` must be in (0, 1]. Received: decay={decay!r}")

@@ -2,14 +2,14 @@
 
 :func:`load_hub_backbone` (reached through :func:`transfer.load_backbone`)
 turns any keras-hub image backbone into the same flat
-:class:`~transfer.models.Backbone` as every other source: raw 0-255 pixels
+:class:`~transfer.model.backbone.Backbone` as every other source: raw 0-255 pixels
 in, the preset's own normalisation (its ``ImageConverter``, or timm's
 ``pretrained_cfg`` mean and std) as the first layer, the keras-hub layers
 themselves after it (one graph, so groups and BatchNorm freezing see every
 layer), the architecture record (:mod:`zoo.models.keras_hub`) and the groups.
 
 Where a preset is read from (a folder, a cache, the network) is decided
-first, in :mod:`transfer.hub_sources`, so an offline machine fails in
+first, in :mod:`transfer.sources.presets`, so an offline machine fails in
 seconds with a remedy instead of retrying.
 
 keras-hub is an optional extra (``pip install -e ".[hub]"``); it is imported
@@ -30,9 +30,11 @@ from zoo.graph import replay
 from zoo.groups import derive_groups
 from zoo.models import keras_hub as records
 
-from transfer.hub_sources import require_keras_hub, resolve_preset
-from transfer.models import Backbone, TransferModel
-from transfer.preprocessing import MODES, ImagePreprocessing
+from transfer.sources.presets import require_keras_hub, resolve_preset
+from transfer.model.backbone import Backbone, TransferModel
+from transfer.model.dtypes import policy_scope
+from transfer.model.head_kinds import HEAD_KINDS
+from transfer.sources.preprocessing import MODES, ImagePreprocessing
 
 
 def _from_keras_hub(obj):
@@ -144,7 +146,7 @@ def _identity(source):
 
 
 def load_hub_backbone(source, weights="imagenet", input_shape=None, preprocessing="auto", dtype=None):
-    """A :class:`~transfer.models.Backbone` from a keras-hub source; see :func:`transfer.load_backbone`.
+    """A :class:`~transfer.model.backbone.Backbone` from a keras-hub source; see :func:`transfer.load_backbone`.
 
     Args:
         source: a ``keras_hub.models.Backbone`` (or an ``ImageClassifier``,
@@ -164,7 +166,6 @@ def load_hub_backbone(source, weights="imagenet", input_shape=None, preprocessin
         >>> [g for g, _ in base.groups]                                                     # doctest: +SKIP
         ['block1', 'block2', 'block3', 'block4', 'block5']
     """
-    from transfer.backbones import policy_scope  # transfer.backbones imports this module: no circle at import
 
     if preprocessing not in ("auto", None, *MODES[:-1]):
         raise ValueError(f"`preprocessing` must be 'auto', None or one of {MODES[:-1]}. "
@@ -216,9 +217,9 @@ def _regroup(hub_groups, flat_names):
 
 
 def as_transfer_model(model):
-    """A keras-hub ``ImageClassifier`` as a :class:`~transfer.models.TransferModel` (its own layers); else ``model``.
+    """A keras-hub ``ImageClassifier`` as a :class:`~transfer.model.backbone.TransferModel` (its own layers); else ``model``.
 
-    The backbone becomes a :class:`~transfer.models.Backbone` with the
+    The backbone becomes a :class:`~transfer.model.backbone.Backbone` with the
     classifier's image converter inside; the pooling, dropout and dense
     layers after it are the classifier's own (a softmax is added where it
     returns logits), so training this model trains the classifier.
@@ -234,7 +235,8 @@ def as_transfer_model(model):
     inputs = keras.Input(shape=base.input_shape[1:], name="image")
     # The classifier's layers after its backbone, called on our backbone's features (zoo.graph.replay).
     outputs, _ = replay(model, [inputs], replace=(model.backbone.name, base(inputs)))
-    out, binary = outputs[0], outputs[0].shape[-1] == 1
+    out = outputs[0]
+    kind = HEAD_KINDS["binary" if out.shape[-1] == 1 else "multiclass"]
     if getattr(model, "activation", None) in (None, "linear"):  # logits: the head kinds' losses take probabilities
-        out = keras.layers.Activation("sigmoid" if binary else "softmax", name="probabilities")(out)
-    return TransferModel(inputs, out, name=model.name, head_kind="binary" if binary else "multiclass")
+        out = keras.layers.Activation(kind.activation, name="probabilities")(out)
+    return TransferModel(inputs, out, name=model.name, head_kind=kind.name)

@@ -10,8 +10,9 @@ from keras import layers
 from zoo import checks
 from zoo.parts import global_pool
 
-from transfer.backbones import policy_scope, with_policy
-from transfer.models import TransferModel, as_backbone
+from transfer.model.dtypes import policy_scope, with_policy
+from transfer.model.backbone import TransferModel, as_backbone
+from transfer.model.head_kinds import kind_of
 
 HEAD_POOLING = ("avg", "max", "flatten")  # a head's pooling of a 4-D feature map
 
@@ -28,13 +29,7 @@ def _check(classes, hidden, dropout, pooling, activation):
         raise ValueError("A softmax over one unit is always 1.0: use classes=1 with activation='sigmoid' "
                          "(or 'auto') for a binary head. Received: activation='softmax', classes=1")
     activation = None if activation == "linear" else activation
-    if activation == "softmax":
-        kind = "multiclass"
-    elif activation == "sigmoid":
-        kind = "binary" if classes == 1 else "multilabel"
-    else:
-        kind = "regression"
-    return classes, hidden, activation, kind
+    return classes, hidden, activation, kind_of(activation, classes).name
 
 
 def attach_head(backbone, classes, hidden=(), dropout=0.0, pooling="avg", activation="auto", name=None,
@@ -69,7 +64,7 @@ def attach_head(backbone, classes, hidden=(), dropout=0.0, pooling="avg", activa
             always computes in float32.
 
     Returns:
-        A :class:`~transfer.models.TransferModel`.
+        A :class:`~transfer.model.backbone.TransferModel`.
 
     Example:
         >>> base = transfer.load_backbone("cnn_mnist", weights=None)

@@ -17,7 +17,7 @@ Two Keras 3 facts shape this module (measured here, Keras 3.15):
 import keras
 from zoo.graph import all_layers
 
-from transfer.groups import find_backbone, layer_groups
+from transfer.model.groups import find_backbone, layer_groups
 
 
 def _recompile(model):

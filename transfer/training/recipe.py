@@ -24,8 +24,8 @@ from typing import Any, Optional, Tuple
 
 from zoo import checks
 
-from transfer.run_state import describe
-from transfer.schedules import SCHEDULES
+from transfer.training.run_state import describe
+from transfer.training.schedules import SCHEDULES
 
 MODES = ("auto", "min", "max")
 

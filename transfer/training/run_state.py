@@ -3,7 +3,7 @@
 A run is identified by its model's :func:`fingerprint` and its settings (the
 recipe, as :func:`describe` turns it into data); :class:`RunState` is where it
 stands (phase, epochs, history, best value, EarlyStopping's counters).
-:mod:`transfer.checkpoint` writes and reads it, with the files it names.
+:mod:`transfer.training.checkpoint` writes and reads it, with the files it names.
 
 Example:
     >>> state = RunState(run={"model": fingerprint(zoo.cnn_mnist())})

@@ -1,6 +1,6 @@
 """Two-phase fine-tuning: train the head on a frozen base, then unfreeze the top and train gently.
 
-What defines the training is a :class:`~transfer.recipe.Recipe` (a frozen
+What defines the training is a :class:`~transfer.training.recipe.Recipe` (a frozen
 value that runs share, and that a checkpoint folder records); the flat
 keywords of :func:`fine_tune` override its settings. The two phases, as
 :func:`fine_tune` reads: freeze the backbone, fit the head at
@@ -9,7 +9,7 @@ group, BatchNorm kept in inference mode unless ``train_bn=True``), fit at the
 lower ``learning_rate[1]``, optionally with discriminative learning rates
 (``lr_decay``: each earlier group learns ``lr_decay`` times slower). Both
 phases use Keras's EarlyStopping (best weights restored); every epoch is
-recorded by one :class:`~transfer.checkpoint.ResumableCheckpoint`, which with
+recorded by one :class:`~transfer.training.checkpoint.ResumableCheckpoint`, which with
 ``checkpoint_dir`` also writes the checkpoint files.
 
 Resuming: call ``fine_tune`` again with the same model, recipe and arguments and
@@ -23,22 +23,16 @@ same data order). A fresh run refuses a folder that holds another run unless
 
 import keras
 
-from transfer import checkpoint as ckpt
-from transfer import hub
-from transfer.freezing import freeze, unfreeze
-from transfer.groups import layer_groups
-from transfer.models import head_kind
-from transfer.optimizers import DiscriminativeOptimizer, group_multipliers
-from transfer.recipe import Recipe
-from transfer.run_state import describe
-from transfer.schedules import phase_learning_rate, steps_per_epoch
-
-DEFAULTS = {  # head kind -> (loss, metrics)
-    "binary": ("binary_crossentropy", ["accuracy"]),
-    "multiclass": ("sparse_categorical_crossentropy", ["accuracy"]),
-    "multilabel": ("binary_crossentropy", ["binary_accuracy"]),
-    "regression": ("mse", ["mae"]),
-}
+from transfer.training import checkpoint as ckpt
+from transfer.sources import hub
+from transfer.model.freezing import freeze, unfreeze
+from transfer.model.groups import layer_groups
+from transfer.model.backbone import head_kind
+from transfer.model.head_kinds import HEAD_KINDS
+from transfer.training.optimizers import DiscriminativeOptimizer, group_multipliers
+from transfer.training.recipe import Recipe
+from transfer.training.run_state import describe
+from transfer.training.schedules import phase_learning_rate, steps_per_epoch
 
 
 class FineTuneHistory:
@@ -124,7 +118,8 @@ def fine_tune(model, train, validation=None, recipe=None, *, checkpoint_dir=None
         raise ValueError("resume=True needs the checkpoint_dir of the interrupted run. Received: checkpoint_dir=None")
     loss, metrics = recipe.loss, recipe.metrics
     if loss is None or metrics is None:
-        kind_loss, kind_metrics = DEFAULTS[head_kind(model)]
+        kind = HEAD_KINDS[head_kind(model)]
+        kind_loss, kind_metrics = kind.loss, list(kind.metrics)
         loss, metrics = loss or kind_loss, kind_metrics if metrics is None else metrics
     monitor = recipe.monitor or ("val_loss" if validation is not None else "loss")
     groups = [g for g in layer_groups(model) if g != "head"]

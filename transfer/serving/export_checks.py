@@ -11,7 +11,8 @@ import time
 
 import numpy as np
 
-from transfer.io import IMAGE_EXTENSIONS, read_image
+from transfer.model.head_kinds import HEAD_KINDS
+from transfer.serving.images import IMAGE_EXTENSIONS, read_image
 
 
 @dataclasses.dataclass
@@ -167,10 +168,7 @@ def top1(outputs, head_kind):
         >>> top1(np.array([[0.2, 0.8], [0.9, 0.1]]), "multiclass"), top1(np.array([[0.7], [0.2]]), "binary")
         (array([1, 0]), array([1, 0]))
     """
-    outputs = np.asarray(outputs)
-    if head_kind == "binary" or outputs.shape[-1] == 1:
-        return (outputs[:, 0] > 0.5).astype(int)
-    return np.argmax(outputs, axis=-1)
+    return HEAD_KINDS[head_kind or "multiclass"].top1(outputs)
 
 
 def measure_speed(predict, images, batch, min_seconds=0.3, min_calls=3):

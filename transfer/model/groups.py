@@ -1,7 +1,7 @@
 """Where a model's layer groups are: the backbone inside a head model, and its groups by name.
 
 The rules that split an architecture's layers into groups live with the
-architecture records, in :mod:`zoo.groups`; a :class:`~transfer.models.Backbone`
+architecture records, in :mod:`zoo.groups`; a :class:`~transfer.model.backbone.Backbone`
 stores the groups it was built with. This module finds the backbone inside
 a model from :func:`transfer.attach_head` and hands out its groups as layers.
 """
@@ -11,7 +11,7 @@ from collections import OrderedDict
 import keras
 from zoo.groups import derive_groups
 
-from transfer.models import Backbone
+from transfer.model.backbone import Backbone
 
 
 def find_backbone(model):
@@ -38,7 +38,7 @@ def find_backbone(model):
 def layer_groups(model):
     """Ordered ``{group: [layers]}`` of a backbone, plus ``"head"`` for a model from attach_head.
 
-    A :class:`~transfer.models.Backbone` answers from the groups it carries;
+    A :class:`~transfer.model.backbone.Backbone` answers from the groups it carries;
     any other model's groups are derived from its layer names.
 
     Example:

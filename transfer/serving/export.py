@@ -3,7 +3,7 @@
 :func:`export` writes the artifact with Keras's ``model.export`` (a
 ``keras.export.ExportArchive`` for the SavedModel, so that the metadata
 endpoint can sit beside ``serve``), puts the class names and head kind
-inside it (see :mod:`transfer.artifacts`), runs it in its own runtime on
+inside it (see :mod:`transfer.serving.artifacts`), runs it in its own runtime on
 sample images and compares with Keras, and only then moves it into place:
 a failed export or check leaves nothing behind. The artifact takes raw
 0-255 pixels like the model (the preprocessing is inside), runs the
@@ -30,10 +30,10 @@ import zipfile
 import keras
 import numpy as np
 
-from transfer import artifacts
-from transfer.backbones import policy_scope
-from transfer.io import check_class_names, load_model
-from transfer.export_checks import (ExportReport, calibration_images, labelled_images, measure_speed,
+from transfer.serving import artifacts
+from transfer.model.dtypes import policy_scope
+from transfer.serving.saving import check_class_names, load_model
+from transfer.serving.export_checks import (ExportReport, calibration_images, labelled_images, measure_speed,
                                     sample_images, top1)
 
 FORMATS = ("tf_saved_model", "onnx", "litert")
@@ -171,7 +171,7 @@ def inference_model(model):
 
     The copy has the same weights, computes in float32 and carries no
     optimizer: exporters track everything the model holds, and an optimizer
-    (e.g. a :class:`~transfer.optimizers.DiscriminativeOptimizer` from
+    (e.g. a :class:`~transfer.training.optimizers.DiscriminativeOptimizer` from
     ``fine_tune``) is not part of serving.
 
     Example:

@@ -6,7 +6,7 @@ and a ``.npy`` header claiming 10**10 elements made numpy allocate 37 GiB before
 reading a byte. Here everything is checked first, and every error is a
 ``ValueError`` naming the file and the key:
 
-* ``state.json``: exactly the keys :class:`transfer.run_state.RunState` has, each
+* ``state.json``: exactly the keys :class:`transfer.training.run_state.RunState` has, each
   of its type and range, ``resume_file`` a plain ``resume-NNNN.npz`` name (never a
   path), the nested ``run`` record at most 32 levels deep;
 * ``resume-NNNN.npz``: only ``model/i``, ``optimizer/i`` and ``early_stopping/i``

@@ -25,7 +25,7 @@ import keras
 import zoo
 from zoo.groups import derive_groups, explicit_groups
 
-HEAD_KINDS = ("binary", "multiclass", "multilabel", "regression")
+from transfer.model.head_kinds import HEAD_KINDS, get_kind
 
 
 class _Identity(keras.Model):
@@ -104,7 +104,7 @@ class TransferModel(_Identity):
 
     def _set_identity(self, head_kind=None, class_names=None):
         if head_kind is not None and head_kind not in HEAD_KINDS:
-            raise ValueError(f"`head_kind` must be one of {HEAD_KINDS}. Received: head_kind={head_kind!r}")
+            raise ValueError(f"`head_kind` must be one of {tuple(HEAD_KINDS)}. Received: head_kind={head_kind!r}")
         self.head_kind = head_kind
         self.class_names = None if class_names is None else [str(n) for n in class_names]
 
@@ -147,8 +147,10 @@ def as_backbone(model, groups=None, arch=None):
                     groups=groups)
 
 
-def head_kind(model):
+def head_kind(model, remedy="pass loss= and metrics= to fine_tune"):
     """The head kind recorded when the head was built: binary, multiclass, multilabel or regression.
+
+    ``remedy`` ends the error for a model without one (what the caller can do instead).
 
     Example:
         >>> head_kind(transfer.attach_head(transfer.load_backbone("cnn_mnist", weights=None), 30, activation=None))
@@ -157,6 +159,6 @@ def head_kind(model):
     kind = getattr(model, "head_kind", None)
     if kind is None:
         raise ValueError(f"{getattr(model, 'name', model)!r} was not built by transfer.attach_head or "
-                         "transfer.combine, so its head kind is not recorded: pass loss= and metrics= to "
-                         "fine_tune. Received: a model without a head kind")
+                         f"transfer.combine, so its head kind is not recorded: {remedy}. "
+                         "Received: a model without a head kind")
     return kind

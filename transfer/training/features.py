@@ -23,8 +23,8 @@ from zoo import checks
 from zoo.files import atomic_path
 from zoo.parts import global_pool
 
-from transfer.distributed import is_chief, process_count, process_index
-from transfer.heads import HEAD_POOLING
+from transfer.training.distributed import is_chief, process_count, process_index
+from transfer.model.heads import HEAD_POOLING
 
 
 def _arch_signature(model):

@@ -8,14 +8,13 @@ from, how its inputs are normalised, how its layers split into groups) is
 the architecture's record, ``zoo.get_arch(name)``.
 """
 
-import contextlib
-
 import keras
 import zoo
 
-from transfer import hub
-from transfer.models import Backbone
-from transfer.preprocessing import MODES, ImagePreprocessing
+from transfer.sources import hub
+from transfer.model.backbone import Backbone
+from transfer.model.dtypes import policy_scope, with_policy
+from transfer.sources.preprocessing import MODES, ImagePreprocessing
 
 
 def available_backbones(pattern="*"):
@@ -26,50 +25,6 @@ def available_backbones(pattern="*"):
         True
     """
     return zoo.list_configs(pattern)
-
-
-@contextlib.contextmanager
-def policy_scope(dtype):
-    """Build the layers made inside under the dtype policy ``dtype`` (None: the global policy, unchanged).
-
-    Keras reads the global policy when a layer is made; this sets it for the
-    block and restores it after, so one model can be mixed precision without
-    changing the others.
-
-    Example:
-        >>> with policy_scope("mixed_bfloat16"):
-        ...     layer = keras.layers.Dense(2)
-        >>> layer.compute_dtype, keras.mixed_precision.dtype_policy().name
-        ('bfloat16', 'float32')
-    """
-    if dtype is None:
-        yield
-        return
-    previous = keras.mixed_precision.dtype_policy()
-    keras.mixed_precision.set_dtype_policy(dtype)
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_dtype_policy(previous)
-
-
-def with_policy(backbone, dtype):
-    """``backbone`` itself if it already computes under ``dtype``, else a copy under it with the same weights.
-
-    Example:
-        >>> base = load_backbone("cnn_mnist", weights=None)
-        >>> with_policy(base, "mixed_bfloat16").get_layer("block1_conv").compute_dtype
-        'bfloat16'
-    """
-    policy = keras.DTypePolicy(dtype) if isinstance(dtype, str) else dtype
-    if dtype is None or backbone.dtype_policy.name == policy.name:
-        return backbone
-    with policy_scope(policy):
-        copy = keras.models.clone_model(
-            backbone, clone_function=lambda layer: type(layer).from_config({**layer.get_config(), "dtype": policy}))
-    copy.set_weights(backbone.get_weights())  # variables stay float32 under a mixed policy
-    return Backbone(copy.inputs, copy.outputs[0], name=backbone.name, arch=getattr(backbone, "arch", None),
-                    groups=getattr(backbone, "groups", None))
 
 
 def load_backbone(name, weights="imagenet", input_shape=None, preprocessing="auto", dtype=None):
@@ -95,7 +50,7 @@ def load_backbone(name, weights="imagenet", input_shape=None, preprocessing="aut
             float32 statistics; the preprocessing layer computes in float32.
 
     Returns:
-        A :class:`~transfer.models.Backbone` (a Functional ``keras.Model``)
+        A :class:`~transfer.model.backbone.Backbone` (a Functional ``keras.Model``)
         named after the architecture, whose output is the last feature map;
         it carries its record's name (``.arch``) and its layer groups
         (``.groups``, see :func:`transfer.layer_groups`).
@@ -129,6 +84,6 @@ def load_backbone(name, weights="imagenet", input_shape=None, preprocessing="aut
         features = zoo.create_model(config.name, include_top=False, weights=weights, input_tensor=x,
                                     input_shape=input_shape, pooling=None).outputs[0]
         # One flat model, preprocessing first, under the architecture's name; the record's
-        # name and the groups travel with it (transfer.models.Backbone).
+        # name and the groups travel with it (transfer.model.backbone.Backbone).
         return Backbone(inputs, features, name=config.name, arch=config.name)
 

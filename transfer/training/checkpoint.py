@@ -22,7 +22,7 @@ file), restores neither EarlyStopping's state nor anything across our two
 ``fit`` ends, and resumes through a private attribute of the model.
 
 :func:`transfer.fine_tune` opens the folder with :meth:`ResumableCheckpoint.open`;
-the file names live here only, what the state holds in :mod:`transfer.run_state`.
+the file names live here only, what the state holds in :mod:`transfer.training.run_state`.
 """
 
 import dataclasses
@@ -34,9 +34,9 @@ import keras
 import numpy as np
 from zoo.files import atomic_path, atomic_write_json, remove_temporaries
 
-from transfer import checkpoint_files
-from transfer.distributed import is_chief
-from transfer.run_state import FORMAT, RunState, describe, differences, fingerprint
+from transfer.training import checkpoint_files
+from transfer.training.distributed import is_chief
+from transfer.training.run_state import FORMAT, RunState, describe, differences, fingerprint
 
 BEST_MODEL = "best.keras"
 STATE = "state.json"
