@@ -14,7 +14,7 @@ from zoo import startup
 startup.quiet_start()  # only when running as the zoo or transfer command: no TensorFlow start-up lines
 
 from zoo import blocks, files, graph  # noqa: E402
-from zoo.configs import ArchConfig, WeightFiles
+from zoo.configs import ArchConfig, HubBackbone, KerasApp, WeightFiles, WeightSet
 from zoo.blocks import basic_block, bottleneck_block, preact_bottleneck_block, stack
 from zoo.arithmetic import conv_output_size, conv_params  # noqa: E402
 from zoo.inspection import LayerRow, Report, receptive_field, summary  # noqa: E402

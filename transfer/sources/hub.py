@@ -103,9 +103,9 @@ def _open(source, weights, input_shape, dtype):
             raise TypeError("Expected a keras_hub.models.Backbone or a task holding one. "
                             f"Received: {type(source).__name__}")
         preprocessor = getattr(source, "preprocessor", None)
-        # A record's builder names it (zoo.create_model); any other backbone is matched by its configuration.
-        arch = _hub_record(getattr(backbone, "arch", None) or "") or records.record_for(backbone)
-        return backbone, getattr(preprocessor, "image_converter", None), arch, getattr(backbone, "arch", backbone.name)
+        named = getattr(backbone, "arch", None)  # a record's builder names its model (zoo.create_model)
+        arch = (_hub_record(named) if named else None) or records.record_for(backbone)  # else its configuration
+        return backbone, getattr(preprocessor, "image_converter", None), arch, named or backbone.name
     if weights not in ("imagenet", None):
         raise ValueError("A keras-hub source takes weights='imagenet' (the preset's) or None (random). "
                          f"Received: weights={weights!r}")
@@ -199,9 +199,10 @@ def load_hub_backbone(source, weights="imagenet", input_shape=None, preprocessin
 def _load(source, weights, input_shape, preprocessing, dtype):
     hub, converter, arch, identity = _open(source, weights, input_shape, dtype)
     record = zoo.get_arch(arch) if arch else None
+    mode = record.preprocessing_for(weights) if record else None  # its weight set's normalisation
     shape = tuple(input_shape or [d for d in hub.input_shape[1:]])
     if None in shape[:2]:  # a backbone that takes any size: the record's default, else ImageNet's
-        shape = (*(record.input_shape_for() if record else (224, 224))[:2], shape[2])
+        shape = (*(record.input_shape_for(weights=weights) if record else (224, 224))[:2], shape[2])
     scheme = record.group_scheme if record else records.CLASS_SCHEMES.get(type(hub).__name__)
     if dtype is not None and hub.dtype_policy.name != keras.DTypePolicy(dtype).name:
         # A copy under ``dtype`` (its argument, and the global policy for layers it does not reach), same weights.
@@ -212,8 +213,7 @@ def _load(source, weights, input_shape, preprocessing, dtype):
     inputs = keras.Input(shape=shape, name="image")
     layer = None
     if preprocessing == "auto":
-        layer = _converter_layer(converter) or (ImagePreprocessing(record.preprocessing, name="preprocess")
-                                                if record and record.preprocessing else None)
+        layer = _converter_layer(converter) or (ImagePreprocessing(mode, name="preprocess") if mode else None)
         if layer is None:  # raw 0-255 pixels would reach a network trained on normalised ones
             raise ValueError(f"{identity!r} has neither an image converter nor an architecture record, so its "
                              "normalisation is unknown: pass preprocessing='torch' (ImageNet mean and std), "
