@@ -113,3 +113,11 @@ def test_efficientnet_lite0_imagenet_is_the_packaged_folder():
     assert base.arch == same.arch == "efficientnet_lite0"
     x = np.random.default_rng(1).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
     np.testing.assert_array_equal(outputs(base, x), outputs(same, x))
+
+
+def test_expected_config_without_keras_hubs_private_converter_builds_the_model(monkeypatch):
+    spec = zoo.get_arch("hub_vgg16").spec
+    converted = records.expected_config(spec)
+    monkeypatch.setitem(sys.modules, "keras_hub.src.utils.timm.preset_loader", None)  # a release that moved it
+    built = records.expected_config.__wrapped__(spec)  # uncached: the public route, a model built and read
+    assert records.same_architecture(built, converted) and built["stackwise_num_repeats"] == [2, 2, 3, 3, 3]

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 import zoo
-from zoo.configs import ArchConfig, HubBackbone, KerasApp, WeightFiles, WeightSet
+from zoo.configs import ArchConfig, HubBackbone, KerasApp, WeightSet
 from zoo.models import keras_hub as hub_records
 
 
@@ -68,4 +68,3 @@ def test_record_lookup_by_timm_architecture_or_preset_never_by_class():
     assert not hub_records.same_architecture({**densenet121, "stackwise_num_repeats": [6, 12, 32, 32]}, densenet121)
     assert not hub_records.same_architecture({"name": "x"}, {"name": "x"})  # nothing of the architecture shared
     assert isinstance(hub_records.presets("efficientnet_lite0"), tuple) and not hub_records.presets("efficientnet_lite0")
-    assert WeightFiles  # the old public name stays

@@ -27,6 +27,7 @@ import functools
 import json
 import os
 import tempfile
+from types import MappingProxyType
 
 import keras
 
@@ -163,9 +164,10 @@ def expected_config(spec):
     try:  # keras-hub's table from timm names to constructor arguments (private: the fallback below is public)
         from keras_hub.src.utils.timm.preset_loader import TimmPresetLoader
 
-        return dict(TimmPresetLoader(None, timm_config).converter.convert_backbone_config(timm_config))
+        config = TimmPresetLoader(None, timm_config).converter.convert_backbone_config(timm_config)
     except (ImportError, AttributeError):
-        return _from_timm_config(require_keras_hub(), timm_config, None, None).get_config()
+        config = _from_timm_config(require_keras_hub(), timm_config, None, None).get_config()
+    return MappingProxyType(dict(config))  # cached: read-only
 
 
 def _from_timm_config(keras_hub, timm_config, shape, dtype):
@@ -173,7 +175,8 @@ def _from_timm_config(keras_hub, timm_config, shape, dtype):
     with tempfile.TemporaryDirectory() as folder:
         with open(os.path.join(folder, "config.json"), "w") as f:
             json.dump(timm_config, f)
-        return keras_hub.models.Backbone.from_preset(folder, load_weights=False, image_shape=shape, dtype=dtype)
+        sized = {"image_shape": shape} if shape else {}  # else keras-hub's own default (any size)
+        return keras_hub.models.Backbone.from_preset(folder, load_weights=False, dtype=dtype, **sized)
 
 
 def build(config, *, include_top=False, weights=None, input_shape=None, input_tensor=None, pooling=None,
