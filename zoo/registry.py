@@ -30,6 +30,16 @@ _CONFIGS = {}  # name -> ArchConfig: every record (zoo, keras.applications, kera
 _BUILDERS = {}  # name -> build(**kwargs) -> keras.Model: the one builder signature, every record that has one
 
 
+def _load_records():
+    """Import the architecture modules (once): each registers its records and builders as it is imported.
+
+    ``zoo`` imports them only when asked for (so that ``import datasets`` stays light); every lookup here
+    calls this first, so the registry is complete whichever way it is reached.
+    """
+    import zoo.models  # noqa: F401  (a no-op once imported; inside a function: these modules import this one)
+    import zoo.models.keras_hub  # noqa: F401
+
+
 def register_config(*configs, builder=None):
     """Add architecture records; a name may be registered once.
 
@@ -114,6 +124,7 @@ def list_models(pattern="*"):
         >>> zoo.list_models("vgg1[16]")
         ['vgg11', 'vgg16']
     """
+    _load_records()
     return sorted(n for n in _BUILDERS if _CONFIGS[n].source == "zoo" and fnmatch.fnmatchcase(n, pattern))
 
 
@@ -126,6 +137,7 @@ def list_configs(pattern="*", source=None):
         >>> "efficientnet_b0" in zoo.list_configs("efficientnet*", source="keras")
         True
     """
+    _load_records()
     return sorted(n for n, c in _CONFIGS.items()
                   if fnmatch.fnmatchcase(n, pattern) and source in (None, c.source))
 
@@ -147,6 +159,7 @@ def get_arch(name):
         >>> zoo.get_arch("ResNet50").source, zoo.get_arch("keras_resnet50").source
         ('zoo', 'keras')
     """
+    _load_records()
     if not isinstance(name, str):
         raise TypeError(f"An architecture name must be a string. Received: name={name!r}")
     if name in _CONFIGS:
@@ -164,6 +177,7 @@ get_config = get_arch  # the old name (kept for one release)
 
 def get_builder(name):
     """The zoo builder function registered as ``name``; ValueError with close matches if none."""
+    _load_records()
     if not isinstance(name, str):
         raise TypeError(f"A model name must be a string. Received: name={name!r}")
     zoo_builders = list_models()
