@@ -21,11 +21,15 @@ step's state on both backends): ``(seed, step)`` is the random key. A given
 step then mixes the same way on either backend's reruns, and a resumed run
 mixes as the uninterrupted one. The counter also switches mixing off:
 ``stop_step`` is the step of the phase (micro-batches) where it ends.
+
+:class:`Mixing` is the recipe's ingredient (``mixup_alpha``, ``cutmix_alpha``,
+``mix_prob``, ``switch_prob``, ``mix_off_epochs``).
 """
 
 import keras
-
 from zoo import checks
+
+from transfer.training.ingredients import Ingredient
 
 
 class _KeySeed(keras.random.SeedGenerator):
@@ -177,3 +181,35 @@ class BatchMixing:
     def __repr__(self):
         return (f"BatchMixing(mixup_alpha={self.mixup_alpha:g}, cutmix_alpha={self.cutmix_alpha:g}, "
                 f"prob={self.prob:g}, switch_prob={self.switch_prob:g}, stop_step={self.stop_step})")
+
+
+class Mixing(Ingredient):
+    """``Recipe(mixup_alpha=..., cutmix_alpha=...)``: both phases mix their training batches, but the last
+    ``mix_off_epochs`` epochs of each (timm's ``mixup_off_epoch``: a few clean epochs at the end)."""
+
+    settings = ("mixup_alpha", "cutmix_alpha", "mix_prob", "switch_prob", "mix_off_epochs")
+
+    def check(self, recipe):
+        for name in ("mixup_alpha", "cutmix_alpha"):
+            checks.check_range(name, getattr(recipe, name), 0, float("inf"))
+        for name in ("mix_prob", "switch_prob"):
+            checks.check_range(name, getattr(recipe, name), 0, 1, high_inclusive=True)
+        if recipe.mix_off_epochs != 0:
+            checks.check_positive_int("mix_off_epochs", recipe.mix_off_epochs)
+
+    def active(self, recipe):
+        return bool(recipe.mixup_alpha or recipe.cutmix_alpha)
+
+    def prepare(self, model, plan, phase):
+        if not hasattr(model, "batch_mixing"):
+            raise TypeError("MixUp and CutMix need a transfer.TransferModel (from transfer.attach_head). "
+                            f"Received: {type(model).__name__}")
+        recipe = plan.recipe
+        stop = None
+        if recipe.mix_off_epochs:
+            stop = plan.steps_per_epoch * max(plan.epochs[phase - 1] - recipe.mix_off_epochs, 0)
+        model.batch_mixing = BatchMixing(recipe.mixup_alpha, recipe.cutmix_alpha, recipe.mix_prob,
+                                         recipe.switch_prob, stop_step=stop, seed=phase)
+
+    def finish(self, model, plan):
+        model.batch_mixing = None

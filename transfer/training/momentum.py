@@ -17,11 +17,21 @@ is built (the float before). The step counter is an optimizer variable, so this
 reads the step's own counter on TensorFlow (a variable read in the graph)
 and on JAX (the value in the stateless scope of ``stateless_apply``). The
 classes are registered, so a saved model with its optimizer loads back.
+
+:func:`one_cycle_optimizer` puts an optimizer on fastai's whole cycle (the
+rate and the momentum), and :class:`OneCycleIngredient` does it for each
+phase of ``Recipe(schedule="one_cycle")``.
 """
 
-import keras
+import math
+import numbers
 
-from transfer.training.schedules import cycle_shape
+import keras
+from zoo import checks
+
+from transfer.training.ingredients import Ingredient
+from transfer.training.optimizers import DiscriminativeOptimizer
+from transfer.training.schedules import OneCycle, cycle_shape
 
 # The optimizers of keras.optimizers that have a momentum, and its attribute.
 MOMENTUM_ATTRIBUTES = {"Adam": "beta_1", "AdamW": "beta_1", "Adamax": "beta_1", "Nadam": "beta_1",
@@ -148,3 +158,59 @@ def cycle_momentum(optimizer, cycle):
     config = optimizer.get_config()
     config.pop("momentum_cycle", None)
     return CYCLED[base.__name__].from_config({**config, "momentum_cycle": cycle})
+
+
+def one_cycle_optimizer(optimizer, max_rate, total_steps, pct_start=0.25, div=25.0, div_final=1e5,
+                        moms=(0.95, 0.85)):
+    """A copy of ``optimizer`` (unbuilt) on fastai's one cycle: :class:`OneCycle` rate, momentum ``moms[0]`` -> ``moms[1]`` -> ``moms[0]``.
+
+    A :class:`~transfer.training.optimizers.DiscriminativeOptimizer` is rebuilt
+    around its cycled inner optimizer, so each group's copy follows the cycle at its multiple.
+
+    Example:
+        >>> opt = one_cycle_optimizer(keras.optimizers.SGD(momentum=0.9), 1e-2, total_steps=100)
+        >>> type(opt).__name__, opt.get_config()["learning_rate"]["class_name"]
+        ('CycledSGD', 'OneCycle')
+    """
+    if isinstance(optimizer, DiscriminativeOptimizer):
+        inner = one_cycle_optimizer(optimizer.inner_optimizer, max_rate, total_steps, pct_start, div, div_final,
+                                    moms)
+        return DiscriminativeOptimizer(inner, optimizer.multipliers, default=optimizer.default,
+                                       loss_scale_factor=optimizer.loss_scale_factor, name=optimizer.name)
+    optimizer = keras.optimizers.get(optimizer)
+    rate = OneCycle(max_rate, total_steps, pct_start, div, div_final)
+    config = {**optimizer.get_config(), "learning_rate": keras.saving.serialize_keras_object(rate)}
+    optimizer = type(optimizer).from_config(config)
+    high, low = moms
+    return cycle_momentum(optimizer, MomentumCycle(total_steps, pct_start, high=high, low=low))
+
+
+def _per_phase(value, phase):
+    return value[phase - 1] if isinstance(value, (tuple, list)) else value
+
+
+class OneCycleIngredient(Ingredient):
+    """``Recipe(schedule="one_cycle")``: each phase on fastai's one cycle (rate and momentum)."""
+
+    settings = ("pct_start", "div", "div_final", "moms")
+
+    def check(self, recipe):
+        for phase in (1, 2):
+            checks.check_range("pct_start", _per_phase(recipe.pct_start, phase), 0, 1)
+            checks.check_range("div", _per_phase(recipe.div, phase), 1, math.inf)
+        checks.check_range("div_final", recipe.div_final, 1, math.inf)
+        moms = recipe.moms
+        if not (isinstance(moms, (tuple, list)) and len(moms) == 2 and all(0 <= m < 1 for m in moms)):
+            raise ValueError(f"`moms` must be a (high, low) pair of momenta in [0, 1). Received: moms={moms!r}")
+        if recipe.schedule == "one_cycle" and not all(isinstance(r, numbers.Real) for r in recipe.learning_rate):
+            raise ValueError("schedule='one_cycle' needs numbers as learning rates (the peaks). "
+                             f"Received: learning_rate={recipe.learning_rate!r}")
+
+    def active(self, recipe):
+        return recipe.schedule == "one_cycle"
+
+    def optimizer(self, optimizer, plan, phase):
+        recipe = plan.recipe
+        return one_cycle_optimizer(optimizer, recipe.learning_rate[phase - 1],
+                                   plan.steps_per_epoch * plan.epochs[phase - 1], _per_phase(recipe.pct_start, phase),
+                                   _per_phase(recipe.div, phase), recipe.div_final, tuple(recipe.moms))

@@ -22,14 +22,20 @@ Each is Keras's own part, made to fit a fine-tuning run:
   The optimizer's ``iterations`` then counts updates; learning-rate schedules
   still count micro-batches.
 
+:class:`LabelSmoothing`, :class:`WeightDecay` and :class:`GradientAccumulation`
+are the recipe's ingredients (``label_smoothing``, ``weight_decay``, ``accumulate``).
 Both optimizer functions set an unbuilt optimizer in place; a
 :class:`~transfer.training.optimizers.DiscriminativeOptimizer` is set in every
 group's copy (Keras's ``MultiOptimizer`` lets each copy apply its own
 updates, so each decays and accumulates).
 """
 
-import keras
+import math
 
+import keras
+from zoo import checks
+
+from transfer.training.ingredients import Ingredient
 from transfer.training.optimizers import DiscriminativeOptimizer
 
 SMOOTHABLE = ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy")
@@ -178,3 +184,48 @@ def with_gradient_accumulation(optimizer, steps):
     for part in parts:
         part.gradient_accumulation_steps = steps  # read when it builds (the accumulators) and at each step
     return optimizer
+
+
+class LabelSmoothing(Ingredient):
+    """``Recipe(label_smoothing=e)``: both phases' cross-entropy smooths its targets by ``e``."""
+
+    settings = ("label_smoothing",)
+
+    def check(self, recipe):
+        checks.check_range("label_smoothing", recipe.label_smoothing, 0, 1)
+
+    def active(self, recipe):
+        return recipe.label_smoothing > 0
+
+    def loss(self, loss, plan):
+        return smoothed_loss(loss, plan.recipe.label_smoothing)
+
+
+class WeightDecay(Ingredient):
+    """``Recipe(weight_decay=w)``: decoupled decay of every weight but biases and norm parameters, both phases."""
+
+    settings = ("weight_decay",)
+
+    def check(self, recipe):
+        checks.check_range("weight_decay", recipe.weight_decay, 0, math.inf)
+
+    def active(self, recipe):
+        return recipe.weight_decay > 0
+
+    def optimizer(self, optimizer, plan, phase):
+        return with_weight_decay(optimizer, plan.recipe.weight_decay, plan.model)
+
+
+class GradientAccumulation(Ingredient):
+    """``Recipe(accumulate=n)``: one update per ``n`` batches, with their mean gradient (BatchNorm: see above)."""
+
+    settings = ("accumulate",)
+
+    def check(self, recipe):
+        checks.check_positive_int("accumulate", recipe.accumulate)
+
+    def active(self, recipe):
+        return recipe.accumulate > 1
+
+    def optimizer(self, optimizer, plan, phase):
+        return with_gradient_accumulation(optimizer, plan.recipe.accumulate)
