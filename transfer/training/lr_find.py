@@ -68,8 +68,8 @@ def valley(losses, skip_start=None, skip_end=5):
     first, as fastai does; the index returned counts from the start of ``losses``.
 
     Example:
-        >>> valley([5, 4, 4.5, 3, 2, 1, 1.5, 9], skip_start=0, skip_end=0)
-        3
+        >>> valley([5, 4, 4.5, 3, 2, 1, 1.5, 9], skip_start=0, skip_end=0)  # the run 5, 4, 3, 2, 1
+        1
     """
     n_all = len(losses)
     skip_start = n_all // 10 if skip_start is None else skip_start

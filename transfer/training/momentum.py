@@ -45,7 +45,7 @@ class MomentumCycle:
     Example:
         >>> cycle = MomentumCycle(total_steps=100)
         >>> [round(float(cycle(s)), 3) for s in (0, 25, 60, 100)]
-        [0.95, 0.85, 0.9, 0.95]
+        [0.95, 0.85, 0.895, 0.95]
     """
 
     def __init__(self, total_steps, pct_start=0.25, high=0.95, low=0.85):
