@@ -52,7 +52,7 @@ class SmoothedCrossentropy(keras.losses.Loss):
         >>> loss = SmoothedCrossentropy(label_smoothing=0.1)
         >>> p = np.array([[0.7, 0.2, 0.1]])
         >>> expected = -(0.9 + 0.1 / 3) * np.log(0.7) - 0.1 / 3 * np.log(0.2) - 0.1 / 3 * np.log(0.1)
-        >>> abs(float(loss(np.array([0]), p)) - expected) < 1e-6
+        >>> bool(abs(float(loss(np.array([0]), p)) - expected) < 1e-6)
         True
     """
 
