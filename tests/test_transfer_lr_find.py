@@ -1,4 +1,4 @@
-"""transfer.lr_find: the range test on the compiled step puts the model and its optimizer back; the valley rule; the plot."""
+"""transfer.lr_find: the range test on the compiled step puts the model and its optimizer back; valley; the plot."""
 
 import os
 import subprocess

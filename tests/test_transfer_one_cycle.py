@@ -1,4 +1,4 @@
-"""fastai's one cycle: the rate's shape, and a momentum that really changes inside the compiled step (TF/XLA and JAX)."""
+"""fastai's one cycle: the rate's shape, and a momentum that really changes inside the compiled step (TF, JAX)."""
 
 import math
 import os

@@ -109,7 +109,8 @@ def test_accumulated_steps_equal_one_large_batch():
 def test_accumulation_and_weight_decay_on_jax():
     code = textwrap.dedent("""
         import keras
-        from tests.test_transfer_regularisation import accumulated_equals_one_big_batch, test_weight_decay_spares_biases_and_norm_parameters
+        from tests.test_transfer_regularisation import (accumulated_equals_one_big_batch,
+                                                        test_weight_decay_spares_biases_and_norm_parameters)
         assert keras.backend.backend() == "jax"
         accumulated_equals_one_big_batch(lambda: keras.optimizers.Adam(1e-2))
         test_weight_decay_spares_biases_and_norm_parameters()

@@ -130,8 +130,10 @@ def _compile(model, optimizer, loss, jit_compile):
     if loss is None:
         loss = HEAD_KINDS[head_kind(model, remedy="pass loss= to lr_find")].loss
     optimizer = optimizer or "adam"
-    optimizer = optimizer(1e-7) if callable(optimizer) and not isinstance(optimizer, (str, keras.optimizers.Optimizer)) \
-        else keras.optimizers.get(optimizer)
+    if callable(optimizer) and not isinstance(optimizer, (str, keras.optimizers.Optimizer)):
+        optimizer = optimizer(1e-7)  # an ``lr -> optimizer`` function, as a Recipe takes
+    else:
+        optimizer = keras.optimizers.get(optimizer)
     model.compile(optimizer=optimizer, loss=loss, jit_compile=jit_compile)
 
 
@@ -163,7 +165,8 @@ def lr_find(model, data, *, optimizer=None, loss=None, start_lr=1e-7, end_lr=10.
         >>> x, y = np.random.default_rng(0).uniform(0, 255, (64, 28, 28, 1)), np.arange(64) % 10
         >>> before = [w.copy() for w in model.get_weights()]
         >>> result = lr_find(model, (x, y), num_steps=30, batch_size=16)
-        >>> len(result.rates) <= 30, result.rates[0], all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+        >>> restored = all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+        >>> len(result.rates) <= 30, result.rates[0], restored
         (True, 1e-07, True)
     """
     if not 0 < start_lr < end_lr:

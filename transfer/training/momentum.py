@@ -162,7 +162,9 @@ def cycle_momentum(optimizer, cycle):
 
 def one_cycle_optimizer(optimizer, max_rate, total_steps, pct_start=0.25, div=25.0, div_final=1e5,
                         moms=(0.95, 0.85)):
-    """A copy of ``optimizer`` (unbuilt) on fastai's one cycle: :class:`OneCycle` rate, momentum ``moms[0]`` -> ``moms[1]`` -> ``moms[0]``.
+    """A copy of ``optimizer`` (unbuilt) on fastai's one cycle: the :class:`OneCycle` rate, a cycled momentum.
+
+    The momentum goes ``moms[0]`` -> ``moms[1]`` -> ``moms[0]`` (a :class:`MomentumCycle`).
 
     A :class:`~transfer.training.optimizers.DiscriminativeOptimizer` is rebuilt
     around its cycled inner optimizer, so each group's copy follows the cycle at its multiple.

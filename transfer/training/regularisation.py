@@ -141,7 +141,7 @@ def no_decay_variables(model):
 
 
 def with_weight_decay(optimizer, weight_decay, model):
-    """``optimizer`` (unbuilt; set in place and returned) with decoupled ``weight_decay``, norms and biases of ``model`` excluded.
+    """``optimizer`` (unbuilt; set in place, returned) with decoupled ``weight_decay``; norms and biases spared.
 
     Args:
         optimizer: a Keras optimizer (name or instance) or a DiscriminativeOptimizer.
@@ -168,7 +168,7 @@ def with_weight_decay(optimizer, weight_decay, model):
 
 
 def with_gradient_accumulation(optimizer, steps):
-    """``optimizer`` (unbuilt; set in place and returned) updating once every ``steps`` batches with their mean gradient.
+    """``optimizer`` (unbuilt; set in place, returned) updating once per ``steps`` batches, with their mean gradient.
 
     ``steps`` of 1 returns ``optimizer`` unchanged. See the module's note on BatchNorm.
 

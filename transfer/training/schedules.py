@@ -71,7 +71,7 @@ def _cosine(start, end, fraction):
 
 
 def cycle_shape(step, total_steps, pct_start, start, peak, end):
-    """fastai's one cycle at ``step``: cosine ``start`` -> ``peak`` over ``pct_start`` of ``total_steps``, then -> ``end``.
+    """fastai's one cycle at ``step``: cosine ``start`` -> ``peak`` over ``pct_start`` of the steps, then -> ``end``.
 
     Written in ``keras.ops`` on a step tensor, so a compiled training step evaluates it.
 
@@ -88,7 +88,7 @@ def cycle_shape(step, total_steps, pct_start, start, peak, end):
 
 @keras.saving.register_keras_serializable(package="transfer")
 class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
-    """fastai's ``fit_one_cycle`` rate: ``max_rate / div`` -> ``max_rate`` -> ``max_rate / div_final``, cosine both ways.
+    """fastai's ``fit_one_cycle`` rate: ``max_rate / div`` -> ``max_rate`` -> ``max_rate / div_final``, cosine.
 
     The first ``pct_start`` of ``total_steps`` warm up, the rest anneal;
     steps past ``total_steps`` stay at the final rate. fastai's defaults:
