@@ -30,6 +30,7 @@ from transfer.training.distributed import data_parallel, is_chief, process_shard
 from transfer.training.features import cache_key, cache_path, extract_features
 from transfer.training.finetune import FineTuneHistory, fine_tune
 from transfer.training.recipe import Recipe
+from transfer.training.lr_find import LRFinderResult, lr_find
 from transfer.model.freezing import TrainableReport, freeze, trainable_report, unfreeze
 from transfer.model.groups import derive_groups, find_backbone, layer_groups
 from transfer.model.heads import attach_head, combine, head_on_features

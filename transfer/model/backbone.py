@@ -102,6 +102,34 @@ class TransferModel(_Identity):
 
     FIELDS = ("head_kind", "class_names")
 
+    # Set by a fine-tuning recipe (transfer.training.mixing.BatchMixing): mixes each training batch inside
+    # the compiled step, and the loss follows the mixed targets. None: Keras's step as it is.
+    batch_mixing = None
+
+    def train_step(self, *args):
+        """Keras's training step (``(data)`` on TensorFlow, ``(state, data)`` on JAX), after ``batch_mixing``."""
+        if self.batch_mixing is None:
+            return super().train_step(*args)
+        *state, data = args
+        data, targets = self.batch_mixing.mix_data(self, state, data)
+        # The other labels and lam, for compute_loss in the same traced step (a plain attribute: not tracked).
+        object.__setattr__(self, "_mixed_targets", targets)
+        try:
+            return super().train_step(*state, data)
+        finally:
+            object.__setattr__(self, "_mixed_targets", None)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Keras's loss; in a mixed training step ``lam * loss(y) + (1 - lam) * loss(other y)`` (the mixed target's)."""
+        targets = self.__dict__.get("_mixed_targets")
+        if targets is None or not training:
+            return super().compute_loss(x, y, y_pred, sample_weight, training=training)
+        other, lam = targets
+        own = super().compute_loss(x, y, y_pred, sample_weight, training=training)
+        mixed_in = super().compute_loss(x, other, y_pred, sample_weight, training=training)
+        lam = keras.ops.cast(lam, own.dtype)
+        return lam * own + (1.0 - lam) * mixed_in
+
     def _set_identity(self, head_kind=None, class_names=None):
         if head_kind is not None and head_kind not in HEAD_KINDS:
             raise ValueError(f"`head_kind` must be one of {tuple(HEAD_KINDS)}. Received: head_kind={head_kind!r}")

@@ -60,8 +60,14 @@ class Ingredient:
         """Called once after the last phase."""
 
 
+# The ingredients' modules subclass Ingredient above, so they are imported after it.
+from transfer.training.mixing import Mixing  # noqa: E402
+from transfer.training.momentum import OneCycleIngredient  # noqa: E402
+from transfer.training.regularisation import GradientAccumulation, LabelSmoothing, WeightDecay  # noqa: E402
+
 # The ingredients, in the order their hooks apply (a loss or an optimizer passes through each in turn).
-INGREDIENTS = ()
+# OneCycleIngredient rebuilds the optimizer (a new rate and momentum), so it comes before those that set it.
+INGREDIENTS = (OneCycleIngredient(), LabelSmoothing(), WeightDecay(), GradientAccumulation(), Mixing())
 
 
 def active_ingredients(recipe):

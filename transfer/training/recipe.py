@@ -62,8 +62,13 @@ class Recipe:
             ``learning_rate[1]``, each earlier one ``lr_decay`` times that
             (the head keeps the full rate). None: one rate.
         optimizer: a Keras optimizer name, or a function ``lr -> optimizer``.
-        schedule: ``"constant"`` or ``"cosine"`` (per phase: linear warmup
-            over ``warmup`` of its steps, then cosine decay to 0).
+        schedule: ``"constant"``, ``"cosine"`` (per phase: linear warmup
+            over ``warmup`` of its steps, then cosine decay to 0) or
+            ``"one_cycle"`` (per phase, fastai's ``fit_one_cycle``: the rate
+            from ``learning_rate / div`` up to ``learning_rate`` over ``pct_start``
+            of the steps, then down to ``learning_rate / div_final``, cosine
+            both ways; the momentum (Adam's ``beta_1``, SGD's ``momentum``)
+            from ``moms[0]`` down to ``moms[1]`` and back).
         warmup: the warmup share of each phase's steps with ``"cosine"``.
         patience: EarlyStopping's patience per phase (best weights restored);
             None: no early stopping.
@@ -73,6 +78,20 @@ class Recipe:
             which also decides what the best checkpoint is.
         loss, metrics: None: from the head kind (cross-entropy with accuracy,
             or mse with mae for regression).
+        pct_start, div: one value or a (phase 1, phase 2) pair; ``div_final``,
+            ``moms``: the one-cycle schedule's shape (fastai's defaults; its
+            ``fine_tune`` uses ``pct_start=(0.99, 0.3), div=(25, 5)``).
+        label_smoothing: cross-entropy against ``(1 - e) * y + e / classes``
+            (integer labels too).
+        weight_decay: decoupled decay (``w -= lr * weight_decay * w``, AdamW's
+            rule) of every weight but the biases and normalization parameters.
+        accumulate: update once per ``accumulate`` batches with their mean
+            gradient (BatchNorm still normalizes each batch on its own).
+        mixup_alpha, cutmix_alpha, mix_prob, switch_prob: MixUp and CutMix in
+            the training step (timm's ``Mixup``): a batch is mixed with
+            chance ``mix_prob``, by CutMix with chance ``switch_prob`` when
+            both alphas are above 0. 0 and 0: no mixing.
+        mix_off_epochs: the last epochs of each phase train on clean batches.
 
     Example:
         >>> Recipe(epochs=4).epochs
@@ -96,6 +115,19 @@ class Recipe:
     mode: str = "auto"
     loss: Any = None
     metrics: Any = None
+    # The ingredients' settings (transfer/training/ingredients.py); each default leaves the run as it was.
+    pct_start: Any = 0.25
+    div: Any = 25.0
+    div_final: float = 1e5
+    moms: Tuple[float, float] = (0.95, 0.85)
+    label_smoothing: float = 0.0
+    weight_decay: float = 0.0
+    accumulate: int = 1
+    mixup_alpha: float = 0.0
+    cutmix_alpha: float = 0.0
+    mix_prob: float = 1.0
+    switch_prob: float = 0.5
+    mix_off_epochs: int = 0
 
     def __post_init__(self):
         set_ = object.__setattr__  # frozen: normalise once, here

@@ -1,10 +1,14 @@
-"""Learning-rate schedules for fine-tuning: warmup then cosine decay per phase, and a scaled schedule.
+"""Learning-rate schedules for fine-tuning: warmup then cosine decay, fastai's one cycle, and a scaled schedule.
 
 Each phase of :func:`transfer.fine_tune` compiles a fresh optimizer, so a
 schedule runs over one phase: ``warmup_cosine`` ramps linearly up to the phase's
 rate over the first ``warmup`` share of its steps, then follows
 Keras's cosine decay to 0 (``keras.optimizers.schedules.CosineDecay`` with
-``warmup_target``/``warmup_steps``). :class:`ScaledSchedule` multiplies any
+``warmup_target``/``warmup_steps``). ``one_cycle`` is fastai's
+``fit_one_cycle`` (:class:`OneCycle`): cosine up from ``max/div`` to the
+phase's rate over ``pct_start`` of the steps, then cosine down to
+``max/div_final``; :mod:`transfer.training.momentum` cycles the momentum the
+other way. :class:`ScaledSchedule` multiplies any
 schedule by a constant: that is how each layer group's optimizer of a
 :class:`transfer.DiscriminativeOptimizer` follows the same shape at its own
 rate.
@@ -15,7 +19,7 @@ import math
 import keras
 from zoo import checks
 
-SCHEDULES = ("constant", "cosine")
+SCHEDULES = ("constant", "cosine", "one_cycle")
 
 
 def warmup_cosine(learning_rate, total_steps, warmup=0.1):
@@ -40,18 +44,80 @@ def warmup_cosine(learning_rate, total_steps, warmup=0.1):
 
 
 def phase_learning_rate(learning_rate, schedule, total_steps, warmup=0.1):
-    """What one phase's optimizer gets: the constant ``learning_rate``, or a :func:`warmup_cosine` over the phase.
+    """What one phase's optimizer gets: the constant ``learning_rate``, a :func:`warmup_cosine` or a :class:`OneCycle`.
+
+    ``warmup`` is the warmup share of ``"cosine"``; ``"one_cycle"`` takes
+    fastai's defaults (:class:`OneCycle` built directly sets the others).
 
     Example:
         >>> phase_learning_rate(1e-3, "constant", 50)
         0.001
         >>> type(phase_learning_rate(1e-3, "cosine", 50)).__name__
         'CosineDecay'
+        >>> phase_learning_rate(1e-3, "one_cycle", 50)
+        OneCycle(max_rate=0.001, total_steps=50, pct_start=0.25, div=25.0, div_final=100000.0)
     """
     checks.check_choice("schedule", schedule, SCHEDULES)
     if schedule == "constant":
         return learning_rate
+    if schedule == "one_cycle":
+        return OneCycle(learning_rate, total_steps)
     return warmup_cosine(learning_rate, total_steps, warmup)
+
+
+def _cosine(start, end, fraction):
+    """From ``start`` to ``end`` along half a cosine, at ``fraction`` (0..1) of the way (fastai's ``SchedCos``)."""
+    return end + (start - end) / 2 * (1 + keras.ops.cos(math.pi * fraction))
+
+
+def cycle_shape(step, total_steps, pct_start, start, peak, end):
+    """fastai's one cycle at ``step``: cosine ``start`` -> ``peak`` over ``pct_start`` of the steps, then -> ``end``.
+
+    Written in ``keras.ops`` on a step tensor, so a compiled training step evaluates it.
+
+    Example:
+        >>> [round(float(cycle_shape(s, 100, 0.25, 0.95, 0.85, 0.95)), 4) for s in (0, 25, 100)]
+        [0.95, 0.85, 0.95]
+    """
+    step = keras.ops.cast(step, "float32")
+    warm = max(float(total_steps) * pct_start, 1.0)
+    rising = _cosine(start, peak, keras.ops.minimum(step / warm, 1.0))
+    falling = _cosine(peak, end, keras.ops.clip((step - warm) / max(float(total_steps) - warm, 1.0), 0.0, 1.0))
+    return keras.ops.where(step < warm, rising, falling)
+
+
+@keras.saving.register_keras_serializable(package="transfer")
+class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
+    """fastai's ``fit_one_cycle`` rate: ``max_rate / div`` -> ``max_rate`` -> ``max_rate / div_final``, cosine.
+
+    The first ``pct_start`` of ``total_steps`` warm up, the rest anneal;
+    steps past ``total_steps`` stay at the final rate. fastai's defaults:
+    ``pct_start=0.25, div=25, div_final=1e5`` (its ``fine_tune`` runs the
+    frozen phase with ``pct_start=0.99`` and the unfrozen one with ``pct_start=0.3, div=5``).
+
+    Example:
+        >>> lr = OneCycle(1e-2, total_steps=100)
+        >>> [round(float(lr(s)), 7) for s in (0, 25, 100)]
+        [0.0004, 0.01, 1e-07]
+    """
+
+    def __init__(self, max_rate, total_steps, pct_start=0.25, div=25.0, div_final=1e5):
+        self.max_rate = float(max_rate)
+        self.total_steps = checks.check_positive_int("total_steps", total_steps)
+        self.pct_start = checks.check_range("pct_start", pct_start, 0, 1)
+        self.div = checks.check_range("div", div, 1, math.inf)
+        self.div_final = checks.check_range("div_final", div_final, 1, math.inf)
+
+    def __call__(self, step):
+        return cycle_shape(step, self.total_steps, self.pct_start, self.max_rate / self.div, self.max_rate,
+                           self.max_rate / self.div_final)
+
+    def get_config(self):
+        return {"max_rate": self.max_rate, "total_steps": self.total_steps, "pct_start": self.pct_start,
+                "div": self.div, "div_final": self.div_final}
+
+    def __repr__(self):
+        return f"OneCycle({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
 
 
 def steps_per_epoch(train, batch_size):
