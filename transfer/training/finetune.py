@@ -60,6 +60,26 @@ class FineTuneHistory:
         return f"FineTuneHistory(phase_epochs={self.phase_epochs}, metrics={sorted(self.history)})"
 
 
+def _fit_phase(model, plan, phase, ingredients, recorder, *, loss, validation, callbacks, jit_compile, verbose):
+    """Set what trains, compile, and fit what is left of ``phase``; each ingredient acts at its hook."""
+    plan.set_trainable(phase)
+    optimizer = functools.reduce(lambda opt, ing: ing.optimizer(opt, plan, phase), ingredients, plan.optimizer(phase))
+    data = functools.reduce(lambda data, ing: ing.data(data, plan, phase), ingredients, plan.fit_data(validation))
+    for ingredient in ingredients:
+        ingredient.prepare(model, plan, phase)
+    state, planned = recorder.state, plan.epochs[phase - 1]
+    stop = recorder.begin_phase(phase, plan.recipe.patience)
+    # A phase EarlyStopping ended needs no epoch, only the end of fit (best weights restored).
+    left = 0 if state.stopped_early else planned - state.epoch_in_phase
+    model.compile(optimizer=optimizer, loss=loss, metrics=list(plan.metrics), jit_compile=jit_compile)
+    extra = [cb for ing in ingredients for cb in ing.callbacks(plan, phase)]
+    done = state.epochs_done
+    # The recorder reads what counts as better from the phase's EarlyStopping, which judges first.
+    model.fit(**data, initial_epoch=done, epochs=done + left, callbacks=[*callbacks, *extra, stop, recorder],
+              verbose=verbose)
+    recorder.end_phase(planned)
+
+
 def fine_tune(model, train, validation=None, recipe=None, *, checkpoint_dir=None, resume=False, overwrite=False,
               batch_size=32, jit_compile="auto", callbacks=(), verbose="auto", on_phase=None, **overrides):
     """Train ``model`` (from :func:`transfer.attach_head`) in two phases; return a :class:`FineTuneHistory`.
@@ -109,33 +129,21 @@ def fine_tune(model, train, validation=None, recipe=None, *, checkpoint_dir=None
     recorder.set_model(model)  # it also saves between phases, outside fit
     state, ingredients = recorder.state, active_ingredients(recipe)
     loss = functools.reduce(lambda loss, ing: ing.loss(loss, plan), ingredients, plan.loss)
-    for phase in (1, 2):
-        planned = recipe.epochs[phase - 1]
-        if state.phase > phase:
-            continue  # done before a resume
-        if planned <= state.epoch_in_phase:
-            if phase == 1:
-                recorder.end_phase(planned)  # phase 2 starts from here
-            continue
-        if on_phase:
-            on_phase(phase, plan.describe(phase))
-        plan.set_trainable(phase)
-        optimizer = functools.reduce(lambda opt, ing: ing.optimizer(opt, plan, phase), ingredients,
-                                     plan.optimizer(phase))
-        data = functools.reduce(lambda data, ing: ing.data(data, plan, phase), ingredients, plan.fit_data(validation))
+    try:
+        for phase in (1, 2):
+            planned = recipe.epochs[phase - 1]
+            if state.phase > phase:
+                continue  # done before a resume
+            if planned <= state.epoch_in_phase:
+                if phase == 1:
+                    recorder.end_phase(planned)  # phase 2 starts from here
+                continue
+            if on_phase:
+                on_phase(phase, plan.describe(phase))
+            _fit_phase(model, plan, phase, ingredients, recorder, loss=loss, validation=validation,
+                       callbacks=callbacks, jit_compile=jit_compile, verbose=verbose)
+    finally:  # an interrupted run too: no ingredient stays set on the model (e.g. the step's mixing)
         for ingredient in ingredients:
-            ingredient.prepare(model, plan, phase)
-        stop = recorder.begin_phase(phase, recipe.patience)
-        # A phase EarlyStopping ended needs no epoch, only the end of fit (best weights restored).
-        left = 0 if state.stopped_early else planned - state.epoch_in_phase
-        model.compile(optimizer=optimizer, loss=loss, metrics=list(plan.metrics), jit_compile=jit_compile)
-        extra = [cb for ing in ingredients for cb in ing.callbacks(plan, phase)]
-        done = state.epochs_done
-        # The recorder reads what counts as better from the phase's EarlyStopping, which judges first.
-        model.fit(**data, initial_epoch=done, epochs=done + left, callbacks=[*callbacks, *extra, stop, recorder],
-                  verbose=verbose)
-        recorder.end_phase(planned)
-    for ingredient in ingredients:
-        ingredient.finish(model, plan)
+            ingredient.finish(model, plan)
     n1 = state.phase1_epochs
     return FineTuneHistory(state.history, [n1, state.epochs_done - n1], recorder.best_path(), state.best)
