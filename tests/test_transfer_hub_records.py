@@ -28,6 +28,7 @@ MEAN, STD = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)  # not ImageNet's: proves they are
 IMAGENET_MEAN, IMAGENET_STD = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
 PIXELS = np.random.default_rng(0).uniform(0, 255, (2, *SHAPE)).astype("float32")
 LITE0_GROUPS = ["stem", *(f"block{i}" for i in range(1, 8)), "top"]
+DENSENET_GROUPS = ["stem", *(f"stack{i}" for i in range(1, 5))]
 
 
 def outputs(model, x):
@@ -51,12 +52,12 @@ def lite0_folder(tmp_path_factory):
 def test_a_densenet121_object_built_by_hand_gets_its_record():
     raw = keras_hub.models.DenseNetBackbone(stackwise_num_repeats=[6, 12, 24, 16], image_shape=SHAPE)
     base = transfer.load_backbone(raw)  # was refused: "normalisation is unknown" (two records share the class)
-    assert base.arch == "hub_densenet121" and [g for g, _ in base.groups] == ["stem", *(f"stack{i}" for i in range(1, 5))]
+    assert base.arch == "hub_densenet121" and [g for g, _ in base.groups] == DENSENET_GROUPS
     assert_close(outputs(base, PIXELS), outputs(raw, (PIXELS / 255.0 - IMAGENET_MEAN) / IMAGENET_STD))  # its "torch"
     # DenseNet-169's configuration is DenseNet-169's record, not 121's.
     config169 = {**raw.get_config(), "stackwise_num_repeats": [6, 12, 32, 32]}
-    assert [c for c in ("hub_densenet121", "hub_densenet169")
-            if records.same_architecture(config169, records.expected_config(zoo.get_arch(c).spec))] == ["hub_densenet169"]
+    expected = {c: records.expected_config(zoo.get_arch(c).spec) for c in ("hub_densenet121", "hub_densenet169")}
+    assert [c for c, config in expected.items() if records.same_architecture(config169, config)] == ["hub_densenet169"]
 
 
 def test_a_backbone_matching_no_record_has_no_arch_and_its_own_normalisation():
@@ -65,7 +66,7 @@ def test_a_backbone_matching_no_record_has_no_arch_and_its_own_normalisation():
     with pytest.raises(ValueError, match="normalisation is unknown: pass preprocessing='torch'"):
         transfer.load_backbone(raw)
     base = transfer.load_backbone(raw, preprocessing="tf")
-    assert base.arch is None and [g for g, _ in base.groups] == ["stem", *(f"stack{i}" for i in range(1, 5))]
+    assert base.arch is None and [g for g, _ in base.groups] == DENSENET_GROUPS
     converter = keras_hub.layers.DenseNetImageConverter(image_size=SHAPE[:2], scale=1 / 255.0)
     classifier = keras_hub.models.ImageClassifier(
         backbone=raw, num_classes=2, preprocessor=keras_hub.models.DenseNetImageClassifierPreprocessor(converter))
@@ -115,9 +116,9 @@ def test_efficientnet_lite0_imagenet_is_the_packaged_folder():
     np.testing.assert_array_equal(outputs(base, x), outputs(same, x))
 
 
-def test_expected_config_without_keras_hubs_private_converter_builds_the_model(monkeypatch):
+def test_the_converters_config_is_the_built_models():
+    # Matching reads keras-hub's timm converter; the model keras-hub builds (its public route) agrees with it.
     spec = zoo.get_arch("hub_vgg16").spec
-    converted = records.expected_config(spec)
-    monkeypatch.setitem(sys.modules, "keras_hub.src.utils.timm.preset_loader", None)  # a release that moved it
-    built = records.expected_config.__wrapped__(spec)  # uncached: the public route, a model built and read
-    assert records.same_architecture(built, converted) and built["stackwise_num_repeats"] == [2, 2, 3, 3, 3]
+    built = records.built_config(spec)
+    assert records.same_architecture(built, records.expected_config(spec)) and built["stackwise_num_repeats"] == \
+        [2, 2, 3, 3, 3]

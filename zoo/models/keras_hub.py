@@ -161,13 +161,18 @@ def expected_config(spec):
         [6, 12, 24, 16]
     """
     timm_config = {"architecture": spec.timm_arch}
-    try:  # keras-hub's table from timm names to constructor arguments (private: the fallback below is public)
+    try:  # keras-hub's table from timm names to constructor arguments (private: the fallback is public)
         from keras_hub.src.utils.timm.preset_loader import TimmPresetLoader
 
         config = TimmPresetLoader(None, timm_config).converter.convert_backbone_config(timm_config)
     except (ImportError, AttributeError):
-        config = _from_timm_config(require_keras_hub(), timm_config, None, None).get_config()
+        config = built_config(spec)
     return MappingProxyType(dict(config))  # cached: read-only
+
+
+def built_config(spec):
+    """The config of the model keras-hub builds for a :class:`~zoo.configs.HubBackbone` (public route; seconds)."""
+    return _from_timm_config(require_keras_hub(), {"architecture": spec.timm_arch}, None, None).get_config()
 
 
 def _from_timm_config(keras_hub, timm_config, shape, dtype):
