@@ -93,7 +93,7 @@ class WeightAverage(keras.callbacks.Callback):
         >>> WeightAverage(decay=1.5)
         Traceback (most recent call last):
         ...
-        ValueError: `decay` must be in the range [0, 1). Received: decay=1.5
+        ValueError: `decay` must be in [0, 1). Received: decay=1.5
     """
 
     def __init__(self, decay=0.999, warmup_power=2 / 3):
