@@ -131,3 +131,110 @@ def test_bad_decay_is_refused():
         WeightAverage(decay=1.0)
     with pytest.raises(ValueError, match="warmup_power"):
         WeightAverage(warmup_power=0)
+
+
+# Through fine_tune: Recipe(ema=...) as an ingredient, BatchNorm training in phase 2, resumed exactly.
+
+def _bn_model(seed=0):
+    import transfer
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.Rescaling(1 / 16)(inputs)
+    for name, strides in (("low", 1), ("high", 2)):
+        x = keras.layers.Conv2D(8, 3, strides=strides, name=f"{name}_conv")(x)
+        x = keras.layers.Activation("relu")(keras.layers.BatchNormalization(name=f"{name}_bn")(x))
+    base = transfer.as_backbone(keras.Model(inputs, x, name="tiny_bn"), groups={"low": "low_conv", "high": "high_conv"})
+    return transfer.attach_head(base, 5)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    import tensorflow as tf
+    from datasets import digits as digit_data
+
+    x, y = digit_data.load_small(16, channel=True)
+    x, y = x[:192], y[:192] % 5
+
+    def batches(a, b):
+        return tf.data.Dataset.from_tensor_slices((a, b)).batch(32)  # one order every epoch
+
+    return batches(x[:128], y[:128]), batches(x[128:], y[128:])
+
+
+class _Steps(keras.callbacks.Callback):
+    """The model's weights before the first fit and after every step, over every fit of a run."""
+
+    def __init__(self):
+        super().__init__()
+        self.start, self.steps = None, []
+
+    def on_train_begin(self, logs=None):
+        if self.start is None:
+            self.start = [np.array(w) for w in self.model.weights]
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps.append([np.array(w) for w in self.model.weights])
+
+
+def _hand_average(start, steps, decay):
+    ema = [np.asarray(w, np.float64) for w in start]
+    for n, weights in enumerate(steps, 1):
+        d = decay_at(n, decay)
+        ema = [d * e + (1 - d) * w for e, w in zip(ema, weights)]
+    return ema
+
+
+def test_fine_tune_ends_on_the_average_of_both_phases_batchnorm_included(digits, tmp_path):
+    import transfer
+
+    model, steps = _bn_model(), _Steps()
+    recipe = transfer.Recipe(epochs=(1, 2), learning_rate=(3e-3, 3e-3), train_bn=True, patience=None, ema=0.8)
+    result = transfer.fine_tune(model, *digits, recipe, checkpoint_dir=tmp_path / "run", callbacks=[steps],
+                                verbose=0)
+    assert len(steps.steps) == 12  # 4 steps per epoch, 3 epochs, both phases
+    expected = _hand_average(steps.start, steps.steps, 0.8)
+    for w, e in zip(model.weights, expected):
+        np.testing.assert_allclose(np.array(w), e, rtol=1e-5, atol=1e-6)
+    moving_mean = model.get_layer("tiny_bn").get_layer("high_bn").moving_mean
+    at = [w is moving_mean for w in model.weights].index(True)
+    assert np.abs(steps.steps[-1][at] - steps.steps[3][at]).max() > 1e-3  # phase 2 moved the statistics
+    # Validation and the best checkpoint are the average's: the saved best model scores the best val_loss.
+    best = keras.saving.load_model(result.best_path)
+    assert best.evaluate(digits[1], verbose=0)[0] == pytest.approx(min(result.history["val_loss"]), rel=1e-5)
+
+
+def test_resume_continues_the_average_and_refuses_another_decay(digits, tmp_path):
+    import transfer
+    from interrupting import Interrupt, StopAt
+
+    recipe = transfer.Recipe(epochs=(1, 2), learning_rate=(3e-3, 3e-3), train_bn=True, patience=None, ema=0.8)
+    whole = _bn_model()
+    history = transfer.fine_tune(whole, *digits, recipe, checkpoint_dir=tmp_path / "whole", verbose=0)
+    with pytest.raises(Interrupt):  # dies as phase 2's second epoch begins
+        transfer.fine_tune(_bn_model(), *digits, recipe, checkpoint_dir=tmp_path / "cut", callbacks=[StopAt(2)],
+                           verbose=0)
+    assert transfer.read_state(tmp_path / "cut")["epoch_in_phase"] == 1
+    with pytest.raises(ValueError, match="ema: saved 0.8, now 0.9"):
+        transfer.fine_tune(_bn_model(), *digits, recipe.replace(ema=0.9), checkpoint_dir=tmp_path / "cut",
+                           resume=True, verbose=0)
+    with pytest.raises(ValueError, match="ema: saved 0.8, now None"):
+        transfer.fine_tune(_bn_model(), *digits, recipe.replace(ema=None), checkpoint_dir=tmp_path / "cut",
+                           resume=True, verbose=0)
+    resumed = _bn_model(seed=5)
+    again = transfer.fine_tune(resumed, *digits, recipe, checkpoint_dir=tmp_path / "cut", resume=True, verbose=0)
+    assert again.history == history.history
+    for a, b in zip(whole.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-6)
+
+
+def test_recipe_checks_its_ema_settings():
+    import transfer
+
+    with pytest.raises(ValueError, match="ema"):
+        transfer.Recipe(ema=1.0)
+    with pytest.raises(ValueError, match="ema"):
+        transfer.Recipe(ema=True)
+    with pytest.raises(ValueError, match="ema_warmup"):
+        transfer.Recipe(ema=0.9, ema_warmup="yes")
+    assert transfer.Recipe(ema=0.999).config()["ema"] == 0.999

@@ -36,11 +36,15 @@ Example:
     6
 """
 
+import weakref
+
 import keras
 import numpy as np
 from keras import ops
 
 from zoo import checks
+
+from transfer.training.ingredients import Ingredient
 
 
 def decay_at(step, decay, warmup_power=2 / 3):
@@ -95,6 +99,8 @@ class WeightAverage(keras.callbacks.Callback):
         ...
         ValueError: `decay` must be in [0, 1). Received: decay=1.5
     """
+
+    state_key = "ema"  # the resume files keep get_state() under this name
 
     def __init__(self, decay=0.999, warmup_power=2 / 3):
         super().__init__()
@@ -184,10 +190,10 @@ class WeightAverage(keras.callbacks.Callback):
             state += self._trained or [ops.convert_to_numpy(w) for w in self._weights]
         return state
 
-    def set_state(self, arrays, model, mid_epoch_run=True):
+    def set_state(self, arrays, model, mid_phase=True):
         """Continue from :meth:`get_state`'s ``arrays`` for ``model``.
 
-        ``mid_epoch_run``: the next ``fit`` continues a phase, so it trains the
+        ``mid_phase``: the next ``fit`` continues a phase, so it trains the
         saved trained weights (as the uninterrupted run would); otherwise it
         trains what the model holds, as a new phase does.
         """
@@ -203,4 +209,49 @@ class WeightAverage(keras.callbacks.Callback):
 
         check_assignable(self._weights, arrays[1:1 + n], "weight averages", "the resume file")
         self.averages = [ops.convert_to_tensor(a) for a in arrays[1:1 + n]]
-        self._resumed_trained = arrays[1 + n:] if mid_epoch_run else None
+        self._resumed_trained = arrays[1 + n:] if mid_phase else None
+
+
+class WeightAveraging(Ingredient):
+    """``Recipe(ema=0.999)``: both phases train under one :class:`WeightAverage`; the run ends on the average.
+
+    ``ema`` is the decay (None: off), ``ema_warmup`` timm's decay warmup
+    (power 2/3). The average is evaluated each epoch, is what the best
+    checkpoint and EarlyStopping keep, goes on through phase 2's recompile, and
+    is saved in the resume files.
+
+    Example:
+        >>> WeightAveraging().active(transfer.Recipe(ema=0.999)), WeightAveraging().active(transfer.Recipe())
+        (True, False)
+    """
+
+    settings = ("ema", "ema_warmup")
+
+    def __init__(self):
+        self._runs = {}  # id(plan) -> its WeightAverage, for as long as the plan lives
+
+    def check(self, recipe):
+        if recipe.ema is not None:
+            if isinstance(recipe.ema, bool):
+                raise ValueError(f"`ema` is the average's decay, a number in [0, 1), or None. Received: "
+                                 f"ema={recipe.ema!r}")
+            checks.check_range("ema", recipe.ema, 0, 1, high_inclusive=False)
+        if not isinstance(recipe.ema_warmup, bool):
+            raise ValueError(f"`ema_warmup` must be True or False. Received: ema_warmup={recipe.ema_warmup!r}")
+
+    def active(self, recipe):
+        return recipe.ema is not None
+
+    def average(self, plan):
+        """The run's :class:`WeightAverage` (one per plan: both phases share it)."""
+        key = id(plan)
+        if key not in self._runs:
+            self._runs[key] = WeightAverage(plan.recipe.ema, 2 / 3 if plan.recipe.ema_warmup else None)
+            weakref.finalize(plan, self._runs.pop, key, None)  # an interrupted run leaves nothing behind
+        return self._runs[key]
+
+    def callbacks(self, plan, phase):
+        return [self.average(plan)]
+
+    def finish(self, model, plan):
+        self._runs.pop(id(plan), None)

@@ -61,7 +61,10 @@ class Ingredient:
 
 
 # The ingredients, in the order their hooks apply (a loss or an optimizer passes through each in turn).
-INGREDIENTS = ()
+# Imported here, below Ingredient, which they subclass (transfer/__init__ imports this module first).
+from transfer.training.ema import WeightAveraging  # noqa: E402
+
+INGREDIENTS = (WeightAveraging(),)
 
 
 def active_ingredients(recipe):

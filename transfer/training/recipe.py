@@ -73,6 +73,12 @@ class Recipe:
             which also decides what the best checkpoint is.
         loss, metrics: None: from the head kind (cross-entropy with accuracy,
             or mse with mae for regression).
+        ema: the decay of an average of all the weights, BatchNorm statistics
+            included, kept through both phases; validation, checkpoints and
+            the trained model use the average
+            (:class:`~transfer.training.ema.WeightAveraging`). None: off.
+        ema_warmup: warm the average's decay up as timm does (``1 - (1 +
+            step) ** -2/3``, capped at ``ema``).
 
     Example:
         >>> Recipe(epochs=4).epochs
@@ -96,6 +102,8 @@ class Recipe:
     mode: str = "auto"
     loss: Any = None
     metrics: Any = None
+    ema: Optional[float] = None
+    ema_warmup: bool = True
 
     def __post_init__(self):
         set_ = object.__setattr__  # frozen: normalise once, here
