@@ -176,19 +176,23 @@ def evaluate(model, data, tta=None, crop=0.875, batch_size=32):
     kind = get_kind(head_kind(model, remedy="evaluate a model built by transfer.attach_head, or its saved file"))
     if not kind.classifies:
         raise ValueError("evaluate averages class probabilities; a regression head's outputs (e.g. keypoints) "
-                         "move under a flip or crop. Received: a model with head_kind='regression'")
+                         f"move under a flip or crop. Received: a model with head_kind={kind.name!r}")
     x, y = _batches(data)
     probs = predict_tta(model, x, tta, crop, batch_size)
-    eps = 1e-7
-    p = np.clip(probs.astype("float64"), eps, 1 - eps)
-    if kind.name == "multiclass":
-        labels = np.argmax(y, -1) if y.ndim == 2 and y.shape[-1] == p.shape[-1] else y.reshape(-1).astype(int)
-        if labels.min() < 0 or labels.max() >= p.shape[-1]:
-            raise ValueError(f"Labels must be class indices in [0, {p.shape[-1]}). Received: labels from "
-                             f"{labels.min()} to {labels.max()}")
-        loss = -np.log(p[np.arange(len(p)), labels]).mean()
-        return {"loss": float(loss), "accuracy": float((np.argmax(p, -1) == labels).mean())}
-    y = y.reshape(p.shape).astype("float64")
-    loss = -(y * np.log(p) + (1 - y) * np.log(1 - p)).mean()
-    name = "accuracy" if kind.name == "binary" else "binary_accuracy"
-    return {"loss": float(loss), name: float(((p > 0.5) == (y > 0.5)).mean())}
+    units = probs.shape[-1]
+    if kind.loss.startswith("sparse_"):  # one class index per image (one-hot rows are read as their index)
+        y = np.argmax(y, -1) if y.ndim == 2 and y.shape[-1] == units else y.reshape(-1).astype(int)
+        if y.min() < 0 or y.max() >= units:
+            raise ValueError(f"Labels must be class indices in [0, {units}). Received: labels from {y.min()} to "
+                             f"{y.max()}")
+    else:
+        y = y.reshape(probs.shape).astype("float32")
+    from keras import losses, ops  # Keras's own loss functions, by the head kind's loss name
+
+    loss = float(np.mean(ops.convert_to_numpy(losses.get(kind.loss)(y, probs))))
+    metric = kind.metrics[0]
+    if metric == "accuracy":  # one label per image: the top class against it
+        score = np.mean(kind.top1(probs) == y.reshape(-1))
+    else:  # binary_accuracy: every output against its 0/1 label
+        score = np.mean((probs > 0.5) == (y > 0.5))
+    return {"loss": loss, metric: float(score)}
