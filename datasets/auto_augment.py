@@ -33,7 +33,6 @@ Example:
 import math
 
 import keras
-import numpy as np
 from keras import ops
 
 from datasets import geometry
@@ -91,16 +90,16 @@ def contrast(images, factor):
 
 
 def sharpness(images, factor):
-    """Blend with PIL's SMOOTH-filtered copy (3x3 kernel, centre 5, sum 13); the border pixels keep their value."""
-    channels = images.shape[-1]
-    kernel = np.ones((3, 3, channels, 1), "float32")
-    kernel[1, 1] = 5.0
-    smooth = ops.depthwise_conv(images, ops.convert_to_tensor(kernel / 13.0), padding="same")
-    h, w = ops.shape(images)[1], ops.shape(images)[2]
-    rows, cols = ops.arange(h), ops.arange(w)
-    inner = ops.logical_and(ops.reshape((rows > 0) & (rows < h - 1), (1, -1, 1, 1)),
-                            ops.reshape((cols > 0) & (cols < w - 1), (1, 1, -1, 1)))
-    return blend(images, ops.where(inner, smooth, images), factor)
+    """Blend with PIL's SMOOTH-filtered copy (3x3 kernel, centre 5, sum 13); the border pixels keep their value.
+
+    The filter is nine shifted slices added (XLA's CPU depthwise convolution ran 20 times slower).
+    """
+    h, w = images.shape[1], images.shape[2]
+    total = sum(images[:, dy:dy + h - 2, dx:dx + w - 2] for dy in range(3) for dx in range(3))
+    inner = (total + 4.0 * images[:, 1:-1, 1:-1]) / 13.0
+    smooth = ops.concatenate([images[:, :1], ops.concatenate(
+        [images[:, 1:-1, :1], inner, images[:, 1:-1, -1:]], axis=2), images[:, -1:]], axis=1)
+    return blend(images, smooth, factor)
 
 
 def posterize(images, bits_removed):
