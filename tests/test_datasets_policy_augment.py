@@ -1,4 +1,4 @@
-"""Policy augmentation layers: shapes, ranges, inference, one property per operation, PIL's results, XLA on TF and JAX."""
+"""Policy augmentation layers: shapes, ranges, inference, a property per operation, PIL's results, XLA (TF, JAX)."""
 
 import keras
 import numpy as np

@@ -77,6 +77,7 @@ def test_batchnorm_statistics_are_averaged_and_the_average_survives_a_recompile(
     assert namespace["check"]()
 
 
+@pytest.mark.slow
 def test_same_check_on_jax_with_mixed_precision(run_jax):
     out = run_jax(HAND_CHECK + "\nprint(check('mixed_bfloat16'), keras.backend.backend())\n")
     assert out.split()[-2:] == ["True", "jax"]
@@ -185,6 +186,7 @@ def _hand_average(start, steps, decay):
     return ema
 
 
+@pytest.mark.slow
 def test_fine_tune_ends_on_the_average_of_both_phases_batchnorm_included(digits, tmp_path):
     import transfer
 
@@ -204,6 +206,7 @@ def test_fine_tune_ends_on_the_average_of_both_phases_batchnorm_included(digits,
     assert best.evaluate(digits[1], verbose=0)[0] == pytest.approx(min(result.history["val_loss"]), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_resume_continues_the_average_and_refuses_another_decay(digits, tmp_path):
     import transfer
     from interrupting import Interrupt, StopAt
