@@ -28,6 +28,17 @@ def randomise_batchnorm(model, seed=0):
                     var.assign(rng.uniform(low, high, var.shape).astype("float32"))
 
 
+def _axis_order(hook_fn):
+    """The axes ``hook_fn`` puts where, read on a probe of distinct sizes (a depthwise kernel's second is 1)."""
+    for probe in (np.zeros((2, 3, 4, 5)), np.zeros((2, 1, 4, 5))):
+        try:
+            shape = hook_fn(probe, None).shape
+        except AssertionError:  # keras-hub's depthwise hook asserts one input channel per group
+            continue
+        return [probe.shape.index(d) for d in shape]
+    raise ValueError("No probe fits this conversion hook.")
+
+
 class _Recorder:
     """Stands in for keras-hub's SafetensorLoader: records each variable under its timm name, as PyTorch lays it out."""
 
@@ -37,9 +48,7 @@ class _Recorder:
     def port_weight(self, keras_variable, hf_weight_key, hook_fn=None):
         value = np.asarray(keras.ops.convert_to_numpy(keras_variable), dtype="float32")
         if hook_fn is not None:  # a transpose from PyTorch's layout: find it on a probe and invert it
-            probe = np.zeros((2, 3, 4, 5))
-            order = [probe.shape.index(d) for d in hook_fn(probe, None).shape]
-            value = np.transpose(value, np.argsort(order))
+            value = np.transpose(value, np.argsort(_axis_order(hook_fn)))
         self.tensors[hf_weight_key] = np.ascontiguousarray(value)
 
 

@@ -110,6 +110,8 @@ def test_each_artifact_gives_the_keras_answers_in_its_runtime_with_the_names_ins
     folders = [photos + "/cat", photos + "/coffee"]
     from_artifact, from_keras = transfer.predict_files(artifact, folders), transfer.predict_files(trained[0], folders)
     assert [f for f, _ in from_artifact] == [f for f, _ in from_keras] and len(from_keras) == 10
+    by_path = transfer.predict_files(path, folders)  # the artifact's path works as well as the loaded artifact
+    assert [(f, [c for c, _ in top]) for f, top in by_path] == [(f, [c for c, _ in top]) for f, top in from_artifact]
     for (_, got), (_, want) in zip(from_artifact, from_keras):
         assert [c for c, _ in got] == [c for c, _ in want]
         np.testing.assert_allclose([p for _, p in got], [p for _, p in want], atol=1e-4)

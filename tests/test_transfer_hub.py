@@ -299,8 +299,9 @@ def test_records_and_listing():
     assert hub.is_hub_source("densenet_121_imagenet") and not hub.is_hub_source("densenet121")
     with pytest.raises(ValueError, match="weights='imagenet'.*or None"):
         transfer.load_backbone("resnet_18_imagenet", weights="/some/file.h5")
+    one_conv_per_block = {**small_variant("hub_vgg16").get_config(), "stackwise_num_repeats": [1] * 5}
     with pytest.raises(ValueError, match="normalisation is unknown: pass preprocessing='torch'"):
-        transfer.load_backbone(small_variant("hub_vgg16"))  # VGG has two records: which one is unknown
+        transfer.load_backbone(keras_hub.models.VGGBackbone.from_config(one_conv_per_block))  # matches no record
 
 
 def test_cli_lists_keras_hub_records_and_presets():

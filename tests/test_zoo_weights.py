@@ -98,7 +98,7 @@ def test_imagenet_uses_a_cached_file_with_the_right_hash(tmp_path, monkeypatch, 
     write_published_layout(reference, cached)
     md5 = hashlib.md5(cached.read_bytes()).hexdigest()
     record = zoo.get_config("resnet50")
-    files = dataclasses.replace(record.weights["imagenet"], notop_hash=md5)
+    files = dataclasses.replace(record.weights["imagenet"].files, notop_hash=md5)
     monkeypatch.setitem(registry._CONFIGS, "resnet50", dataclasses.replace(record, weights={"imagenet": files}))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     ours = zoo.resnet50(weights="imagenet", include_top=False, input_shape=(64, 64, 3))

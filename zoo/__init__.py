@@ -20,20 +20,20 @@ import importlib  # noqa: E402
 # do) loads no builder and registers no record. Asking for any public name loads the models, which register
 # their records and builders as they are imported.
 _NAMES = {
-    "zoo.arithmetic": ("conv_output_size", "conv_params",),
-    "zoo.blocks": ("basic_block", "bottleneck_block", "preact_bottleneck_block", "stack",),
-    "zoo.configs": ("ArchConfig", "WeightFiles",),
-    "zoo.inspection": ("LayerRow", "Report", "receptive_field", "summary",),
+    "zoo.arithmetic": ("conv_output_size", "conv_params"),
+    "zoo.blocks": ("basic_block", "bottleneck_block", "preact_bottleneck_block", "stack"),
+    "zoo.configs": ("ArchConfig", "HubBackbone", "KerasApp", "WeightFiles", "WeightSet"),
+    "zoo.inspection": ("LayerRow", "Report", "receptive_field", "summary"),
     "zoo.models.cifar_resnet": ("cifar_resnet", "plain110", "plain20", "plain32", "plain44", "plain56",
-        "resnet110", "resnet20", "resnet32", "resnet44", "resnet56",),
+        "resnet110", "resnet20", "resnet32", "resnet44", "resnet56"),
     "zoo.models.classic": ("alexnet", "lenet5", "vgg", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16",
-        "vgg16_bn", "vgg19", "vgg19_bn",),
+        "vgg16_bn", "vgg19", "vgg19_bn"),
     "zoo.models.resnet": ("resnet", "resnet101", "resnet101v2", "resnet152", "resnet152v2", "resnet18",
-        "resnet34", "resnet50", "resnet50v2",),
+        "resnet34", "resnet50", "resnet50v2"),
     "zoo.models.tutorial": ("cnn_cifar10", "cnn_cifar10_large", "cnn_dogs_vs_cats", "cnn_facial_keypoints",
-        "cnn_mnist", "cnn_mnist_sequential", "cnn_mnist_skip", "dense_mnist",),
+        "cnn_mnist", "cnn_mnist_sequential", "cnn_mnist_skip", "dense_mnist"),
     "zoo.registry": ("create_model", "default_input_shape", "get_arch", "get_builder", "get_config",
-        "list_configs", "list_models", "min_input_size", "register_config", "register_model", "unregister",),
+        "list_configs", "list_models", "min_input_size", "register_config", "register_model", "unregister"),
     "zoo.weights": ("WeightsUnavailableError",),
 }
 _EXPORTS = {name: module for module, names in _NAMES.items() for name in names}

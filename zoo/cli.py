@@ -116,7 +116,7 @@ def weights_text(config):
     if config.source == "keras":
         return "imagenet (fetched by keras.applications)"
     if config.source == "hub":
-        return "keras-hub presets: " + (", ".join(config.variant[2:]) or "none")
+        return ", ".join(f"{name} ({found.where()})" for name, found in config.weights.items()) or "none published"
     return ", ".join(sorted(config.weights)) or "none published"
 
 
@@ -142,7 +142,8 @@ def card_text(config, report):
         ("preprocessing", config.preprocessing or "inside the model"),
         ("layer groups", config.group_scheme),
         ("weights", weights_text(config)),
-        ("built by", f"keras.applications.{config.keras_app}" if config.keras_app else f"zoo.{config.name}"),
+        ("built by", {"keras": f"keras.applications.{config.keras_app}", "zoo": f"zoo.{config.name}"}.get(
+            config.source, config.description)),
     ]
     title = f"{config.name}: {config.description or config.family or 'model'}"
     return "\n".join([title, *(f"{key:<20}{value}" for key, value in rows)])

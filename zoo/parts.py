@@ -28,10 +28,10 @@ def image_input(input_tensor, input_shape, *, config, channels=None):
     ``model_inputs`` are the source inputs of ``input_tensor`` when one is
     given, so a zoo model can be built on top of another graph.
     """
-    if input_tensor is not None and input_shape is None:
-        input_shape = tuple(input_tensor.shape[1:])
+    if input_shape is None:  # the record's one rule: the tensor's shape, else its default
+        input_shape = config.input_shape_for(input_tensor=input_tensor)
     shape = checks.check_input_shape(input_shape, default=config.input_shape, min_size=config.min_size,
-                                         channels=channels)
+                                     channels=channels)
     if input_tensor is None:
         x = layers.Input(shape=shape, name="input")
         return x, x

@@ -20,14 +20,24 @@ Example:
 """
 
 import fnmatch
+import functools
 import re
 
 from zoo import checks
 from zoo.configs import ArchConfig
 
-_CONFIGS = {}  # name -> ArchConfig, zoo and keras.applications models
-_BUILDERS = {}  # name -> builder function, zoo models only
-_RECORD_BUILDERS = {}  # name -> build(config, **kwargs), records whose models are built elsewhere
+_CONFIGS = {}  # name -> ArchConfig: every record (zoo, keras.applications, keras-hub)
+_BUILDERS = {}  # name -> build(**kwargs) -> keras.Model: the one builder signature, every record that has one
+
+
+def _load_records():
+    """Import the architecture modules (once): each registers its records and builders as it is imported.
+
+    ``zoo`` imports them only when asked for (so that ``import datasets`` stays light); every lookup here
+    calls this first, so the registry is complete whichever way it is reached.
+    """
+    import zoo.models  # noqa: F401  (a no-op once imported; inside a function: these modules import this one)
+    import zoo.models.keras_hub  # noqa: F401
 
 
 def register_config(*configs, builder=None):
@@ -35,7 +45,8 @@ def register_config(*configs, builder=None):
 
     ``builder(config, **kwargs)``, if given, builds the records' models (for
     models the zoo has no builder function of its own, e.g. keras.applications');
-    :func:`create_model` then builds them too.
+    it is bound to each record here, so the registry holds one kind of
+    builder, ``build(**kwargs)``, and :func:`create_model` builds them too.
 
     Example:
         >>> register_config(ArchConfig("my_record", (28, 28, 1), 8, "rescale", "stages"))
@@ -52,7 +63,7 @@ def register_config(*configs, builder=None):
                              "Choose another name.")
         _CONFIGS[config.name] = config
         if builder is not None:
-            _RECORD_BUILDERS[config.name] = builder
+            _BUILDERS[config.name] = functools.partial(builder, config)
 
 
 def register_model(fn=None, *, default_input_shape=None, min_size=None, preprocessing="rescale",
@@ -74,11 +85,11 @@ def register_model(fn=None, *, default_input_shape=None, min_size=None, preproce
 
     def wrap(builder):
         name = builder.__name__
-        if name in _BUILDERS and _BUILDERS[name] is not builder:
-            raise ValueError(
-                f"A model named {name!r} is already registered by "
-                f"{_BUILDERS[name].__module__}. Choose another function name."
-            )
+        known = _BUILDERS.get(name)
+        if known is not None and known is not builder:
+            owner = getattr(known, "func", known).__module__  # a record builder is bound with functools.partial
+            raise ValueError(f"A model named {name!r} is already registered by {owner}. "
+                             "Choose another function name.")
         if name not in _CONFIGS:
             if default_input_shape is None:
                 raise ValueError(f"{name!r} has no architecture record: register one with "
@@ -103,7 +114,6 @@ def unregister(name):
     if name not in _CONFIGS and name not in _BUILDERS:
         raise ValueError(f"Nothing is registered as {name!r}.")
     _BUILDERS.pop(name, None)
-    _RECORD_BUILDERS.pop(name, None)
     _CONFIGS.pop(name, None)
 
 
@@ -114,7 +124,8 @@ def list_models(pattern="*"):
         >>> zoo.list_models("vgg1[16]")
         ['vgg11', 'vgg16']
     """
-    return sorted(n for n in _BUILDERS if fnmatch.fnmatchcase(n, pattern))
+    _load_records()
+    return sorted(n for n in _BUILDERS if _CONFIGS[n].source == "zoo" and fnmatch.fnmatchcase(n, pattern))
 
 
 def list_configs(pattern="*", source=None):
@@ -126,6 +137,7 @@ def list_configs(pattern="*", source=None):
         >>> "efficientnet_b0" in zoo.list_configs("efficientnet*", source="keras")
         True
     """
+    _load_records()
     return sorted(n for n, c in _CONFIGS.items()
                   if fnmatch.fnmatchcase(n, pattern) and source in (None, c.source))
 
@@ -147,6 +159,7 @@ def get_arch(name):
         >>> zoo.get_arch("ResNet50").source, zoo.get_arch("keras_resnet50").source
         ('zoo', 'keras')
     """
+    _load_records()
     if not isinstance(name, str):
         raise TypeError(f"An architecture name must be a string. Received: name={name!r}")
     if name in _CONFIGS:
@@ -163,16 +176,17 @@ get_config = get_arch  # the old name (kept for one release)
 
 
 def get_builder(name):
-    """The builder function registered as ``name``; ValueError with close matches if none."""
+    """The zoo builder function registered as ``name``; ValueError with close matches if none."""
+    _load_records()
     if not isinstance(name, str):
         raise TypeError(f"A model name must be a string. Received: name={name!r}")
-    try:
-        return _BUILDERS[name]
-    except KeyError:
+    zoo_builders = list_models()
+    if name not in zoo_builders:
         raise ValueError(
-            f"Unknown model {name!r}.{checks.close_matches(name, _BUILDERS)} Use zoo.list_models() "
-            f"to see all {len(_BUILDERS)} registered names."
-        ) from None
+            f"Unknown model {name!r}.{checks.close_matches(name, zoo_builders)} Use zoo.list_models() "
+            f"to see all {len(zoo_builders)} registered names."
+        )
+    return _BUILDERS[name]
 
 
 def default_input_shape(name):
@@ -202,12 +216,9 @@ def create_model(name, **kwargs):
         (None, 2, 2, 1280)
     """
     config = get_arch(name) if name not in _BUILDERS else _CONFIGS[name]
-    if config.name in _BUILDERS:
-        model = _BUILDERS[config.name](**kwargs)
-    elif config.name in _RECORD_BUILDERS:
-        model = _RECORD_BUILDERS[config.name](config, **kwargs)
-    else:
+    if config.name not in _BUILDERS:
         raise ValueError(f"The record {config.name!r} has no builder: register one with "
                          f"zoo.register_model or register_config(..., builder=...). Received: name={name!r}")
+    model = _BUILDERS[config.name](**kwargs)
     model.arch = config.name  # in memory only: a saved .keras file loads as a plain Functional model
     return model

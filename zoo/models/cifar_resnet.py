@@ -12,6 +12,7 @@ Parameters (10 classes): ResNet-20 0.27M, 32 0.46M, 44 0.66M, 56 0.85M,
 110 1.7M.
 """
 
+import dataclasses
 import functools
 
 from keras import layers
@@ -23,10 +24,19 @@ from zoo.registry import register_config, register_model
 CIFAR_SHAPE = (32, 32, 3)
 DEPTHS = (20, 32, 44, 56, 110)
 
+
+@dataclasses.dataclass(frozen=True)
+class CifarLayout:
+    """A CIFAR ResNet record's ``spec``: its depth (6n + 2) and whether its shortcuts are residual."""
+
+    depth: int
+    residual: bool
+
+
 # One record per depth and shortcut; CIFAR nets are trained on pixels / 255.
 CONFIGS = tuple(
     ArchConfig(f"{kind}{depth}", CIFAR_SHAPE, min_size=4, preprocessing="rescale", group_scheme="resnet",
-               family="cifar_resnet", classes=10, variant=(depth, kind == "resnet"),
+               family="cifar_resnet", classes=10, spec=CifarLayout(depth, kind == "resnet"),
                description=f"{'ResNet' if kind == 'resnet' else 'Plain twin'}-{depth} for CIFAR (He et al. 2015)")
     for kind in ("resnet", "plain") for depth in DEPTHS
 )

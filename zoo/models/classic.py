@@ -7,10 +7,12 @@ layer (``block1_conv1`` ... ``fc1``, ``fc2``, ``predictions``), so Keras's
 published ImageNet files load with ``weights="imagenet"``.
 """
 
+import dataclasses
+
 from keras import layers
 
 from zoo import parts
-from zoo.configs import ArchConfig, keras_weight_files
+from zoo.configs import ArchConfig, WeightSet, keras_weight_files
 from zoo.registry import register_config, register_model
 
 IMAGENET_SHAPE = (224, 224, 3)
@@ -30,12 +32,21 @@ _VGG_HASHES = {
 }
 
 
+@dataclasses.dataclass(frozen=True)
+class VGGLayout:
+    """A VGG record's ``spec``: its layout (a key of ``VGG_LAYOUTS``) and whether it has batch normalisation."""
+
+    layout: str
+    batch_norm: bool
+
+
 def _vgg_record(layout, batch_norm):
     name = layout + ("_bn" if batch_norm else "")
     hashes = None if batch_norm else _VGG_HASHES.get(layout)
+    files = keras_weight_files(layout, _KERAS.format(arch=layout), *hashes) if hashes else None
     return ArchConfig(
-        name, IMAGENET_SHAPE, 32, "caffe", "blocks", family="vgg", variant=(layout, batch_norm),
-        weights={"imagenet": keras_weight_files(layout, _KERAS.format(arch=layout), *hashes)} if hashes else {},
+        name, IMAGENET_SHAPE, 32, "caffe", "blocks", family="vgg", spec=VGGLayout(layout, batch_norm),
+        weights={"imagenet": WeightSet("caffe", files=files)} if files else {},
         description=f"VGG-{layout[3:]}{' with batch normalisation' if batch_norm else ''}")
 
 

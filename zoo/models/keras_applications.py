@@ -20,13 +20,13 @@ import re
 import keras
 
 from zoo import checks, files
-from zoo.configs import ArchConfig
+from zoo.configs import ArchConfig, KerasApp, WeightSet
 from zoo.registry import register_config
 from zoo.weights import WeightsUnavailableError
 
 
 def build(config, *, weights=None, input_shape=None, **kwargs):
-    """``keras.applications.<config.keras_app>`` with its own arguments, at the record's input size by default.
+    """``keras.applications.<constructor>`` with its own arguments, at the record's input size by default.
 
     ``weights``: None (random, the default here, so nothing is downloaded
     unasked), ``"imagenet"`` (the Keras cache, then the network) or a file's path.
@@ -35,9 +35,8 @@ def build(config, *, weights=None, input_shape=None, **kwargs):
         >>> build(zoo.get_arch("mobilenet_v2"), include_top=False, input_shape=(96, 96, 3)).output_shape
         (None, 3, 3, 1280)
     """
-    ctor = getattr(keras.applications, config.keras_app)
-    if input_shape is None and kwargs.get("input_tensor") is None:
-        input_shape = config.input_shape
+    ctor = getattr(keras.applications, config.spec.constructor)
+    input_shape = config.input_shape_for(input_shape, kwargs.get("input_tensor"))
     if weights is not None and weights != "imagenet":
         checks.check_weights_file(weights)  # missing, text or truncated files named, as for zoo models
     try:
@@ -63,15 +62,17 @@ def _from_cache(config, ctor, err, **kwargs):
         return ctor(weights=target, **kwargs)
     top = kwargs.get("include_top", True)
     raise WeightsUnavailableError(
-        f"ImageNet weights for {config.name!r} (keras.applications.{config.keras_app}, include_top={top}) "
+        f"ImageNet weights for {config.name!r} (keras.applications.{config.spec.constructor}, include_top={top}) "
         f"are not in the Keras cache and could not be downloaded ({err}). Expected the file at "
         f"{target!r}. Copy {fname} there, or pass its path: weights='/path/to/{fname}'."
     ) from err
 
 
 def _app(name, ctor, preprocessing, groups, size=224, min_size=32, family=None):
+    # Keras's ImageNet weights, fetched by keras.applications itself (no files in the record).
     return ArchConfig(name, (size, size, 3), min_size, preprocessing, groups, family=family or groups,
-                      keras_app=ctor, description=f"keras.applications.{ctor}")
+                      weights={"imagenet": WeightSet(preprocessing)}, source="keras", spec=KerasApp(ctor),
+                      description=f"keras.applications.{ctor}")
 
 
 CONFIGS = (

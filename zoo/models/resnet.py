@@ -7,14 +7,17 @@ published ImageNet files load with ``weights="imagenet"``. The basic-block
 models (18, 34) follow the paper: no convolution biases, projection
 shortcuts where the shape changes.
 
-Variants are data: blocks per stage and the block function.
+Variants are data: a record per variant, its :class:`ResNetLayout` the
+blocks per stage and the block kind.
 """
 
+import dataclasses
+from typing import Tuple
 
 from keras import layers
 
 from zoo import blocks, parts
-from zoo.configs import ArchConfig, keras_weight_files
+from zoo.configs import ArchConfig, WeightSet, keras_weight_files
 from zoo.registry import register_config, register_model
 
 IMAGENET_SHAPE = (224, 224, 3)
@@ -22,14 +25,22 @@ STAGE_FILTERS = (64, 128, 256, 512)
 _KERAS = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
 
 
+@dataclasses.dataclass(frozen=True)
+class ResNetLayout:
+    """A ResNet record's ``spec``: blocks per stage, and the block kind ("basic", "bottleneck" or "preact")."""
+
+    stage_blocks: Tuple[int, int, int, int]
+    block: str
+
+
 def _record(name, stage_blocks, kind, hashes=None, description=""):
-    """A ResNet record: variant = (blocks per stage, block kind); Keras's files where they exist."""
+    """A ResNet record: its layout; Keras's files where they exist."""
+    mode = "tf" if kind == "preact" else "caffe"  # Keras's v2 files were trained on [-1, 1]
     return ArchConfig(
-        name, IMAGENET_SHAPE, min_size=32,
-        preprocessing="tf" if kind == "preact" else "caffe",  # Keras's v2 files were trained on [-1, 1]
+        name, IMAGENET_SHAPE, min_size=32, preprocessing=mode,
         group_scheme="resnet", family="resnet_v2" if kind == "preact" else "resnet",
-        weights={"imagenet": keras_weight_files(name, _KERAS, *hashes)} if hashes else {},
-        variant=(stage_blocks, kind), description=description,
+        weights={"imagenet": WeightSet(mode, files=keras_weight_files(name, _KERAS, *hashes))} if hashes else {},
+        spec=ResNetLayout(stage_blocks, kind), description=description,
     )
 
 
@@ -54,7 +65,7 @@ CONFIGS = (
             "ResNet-152 v2, pre-activation bottlenecks"),
 )
 register_config(*CONFIGS)
-VARIANTS = {c.name: c.variant for c in CONFIGS}
+VARIANTS = {c.name: c.spec for c in CONFIGS}
 
 
 def resnet(
@@ -94,7 +105,7 @@ def resnet(
     config, classes, (x, inputs) = parts.start(
         variant, include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape,
         pooling=pooling, classes=classes, classifier_activation=classifier_activation)
-    stage_blocks, kind = config.variant
+    stage_blocks, kind = config.spec.stage_blocks, config.spec.block
 
     use_bias = kind != "basic"  # Keras's v1/v2 files have a biased stem; the paper's 18/34 do not.
     x = layers.ZeroPadding2D(((3, 3), (3, 3)), name="conv1_pad")(x)
