@@ -119,7 +119,7 @@ def test_state_round_trip_continues_the_trained_weights():
     state, saved_weights = ema_half.get_state(), half.get_weights()
     resumed, ema_resumed = fresh(), WeightAverage(0.8)
     resumed.set_weights(saved_weights)
-    ema_resumed.set_state(state, resumed, mid_epoch_run=True)
+    ema_resumed.set_state(state, resumed, mid_phase=True)
     run(1, ema_resumed, resumed)  # SGD without momentum: no optimizer state to carry
     for a, b in zip(whole.get_weights(), resumed.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
