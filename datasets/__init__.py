@@ -8,6 +8,8 @@
 * ``datasets.tfdata``: arrays -> shuffled, batched, cached, prefetched tf.data; ``batched``, the one
   finisher every data set's pipeline ends with.
 * ``datasets.Augment`` / ``datasets.KeypointAugment``: ImageDataGenerator's transforms as Keras layers.
+* ``datasets.PolicyAugment``: timm's training augmentation (``RandomResizedCrop``, ``TrivialAugment`` or
+  ``RandAugment``, ``RandomErasing``), each also a layer of its own; all compile under XLA.
 * ``datasets.array_pickle`` (CIFAR's pickles without running code from the file),
   ``datasets.keypoints_csv`` (Kaggle's CSVs, plain or zipped), ``datasets.imagefiles``
   (image folders checked and reported): every bad input is a clear error or a counted
@@ -23,7 +25,10 @@ Example (needs the real data set, so the tests skip it):
 from datasets import geometry, imagefiles, tfdata
 from datasets.augment import Augment, augment_from_idg
 from datasets.keypoint_augment import KeypointAugment
+from datasets.auto_augment import RandAugment, TrivialAugment
+from datasets.policy_augment import PolicyAugment, RandomErasing, RandomResizedCrop
 from datasets import cifar10, digits, dogs_vs_cats, facial_keypoints, standins
 
 __all__ = ["cifar10", "digits", "dogs_vs_cats", "facial_keypoints", "standins", "tfdata", "geometry", "imagefiles",
-           "Augment", "KeypointAugment", "augment_from_idg"]
+           "Augment", "KeypointAugment", "augment_from_idg", "PolicyAugment", "RandomResizedCrop", "TrivialAugment",
+           "RandAugment", "RandomErasing"]

@@ -37,6 +37,7 @@ from transfer.model.heads import attach_head, combine, head_on_features
 from transfer.model.backbone import Backbone, TransferModel, as_backbone, head_kind
 from transfer.serving.saving import load_model, save_model
 from transfer.serving.predict import predict_files
+from transfer.serving.tta import TTAModel, evaluate, predict_tta
 from transfer.training.optimizers import DiscriminativeOptimizer, group_multipliers
 from transfer.sources.preprocessing import ImagePreprocessing
 from transfer.serving.artifacts import Artifact, load_artifact

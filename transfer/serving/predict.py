@@ -9,6 +9,7 @@ from transfer.model.head_kinds import get_kind
 from transfer.serving.images import IMAGE_EXTENSIONS, _image_mode, image_files, read_image
 from transfer.serving.safe_load import predict_by_size
 from transfer.serving.saving import check_class_names, load_model
+from transfer.serving.tta import TTAModel, resolve_views
 
 
 class Predictions(list):
@@ -55,7 +56,7 @@ def _read_all(files, input_shape, size):
     return images, skipped
 
 
-def predict_files(model, paths, class_names=None, top=3, size=None):
+def predict_files(model, paths, class_names=None, top=3, size=None, tta=None, crop=0.875):
     """Classify image files: a :class:`Predictions` list of ``(file, [(class, probability), ...])``, best first.
 
     ``model`` is a Keras model, or the path of a ``.keras`` file, a SavedModel
@@ -69,6 +70,12 @@ def predict_files(model, paths, class_names=None, top=3, size=None):
     (``(None, None, C)``) takes each image at ``size`` (H, W) if given, else
     at its own size. A file that cannot be read (truncated, not an image) is
     left out and listed in ``.skipped`` with the reason.
+
+    ``tta``: test-time augmentation (:mod:`transfer.serving.tta`): ``"flip"``,
+    ``"crops"``, ``"flip_crops"``, ``"ten_crop"`` or a sequence of views; the
+    probabilities are averaged over the views of each image, one batched
+    ``predict`` per view, for a Keras model and an artifact alike. ``crop``: the
+    share of each side a crop view keeps.
 
     Example:
         >>> from PIL import Image
@@ -93,6 +100,11 @@ def predict_files(model, paths, class_names=None, top=3, size=None):
         class_names = getattr(model, "class_names", None)
     if class_names is not None and kind.classifies:
         class_names = check_class_names(class_names, units)
+    if resolve_views(tta) is not None:
+        if not kind.classifies:
+            raise ValueError("Test-time augmentation averages class probabilities; a regression head's outputs "
+                             f"move under a flip or crop. Received: tta={tta!r} for a regression model")
+        model = TTAModel(model, tta, crop)
     images, skipped = _read_all(files, model.input_shape[1:], size)
     if not images:
         raise ValueError(f"None of the {len(files)} image files could be read: "

@@ -127,6 +127,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         self.state = state or RunState()
         self.saved = saved  # arrays of a resumed save, restored into the optimizer and EarlyStopping once
         self.early_stopping = None  # the phase's PhaseEarlyStopping, from begin_phase
+        self.tracked = {}  # name -> a callback whose state the resume files keep (see track)
 
     @classmethod
     def open(cls, directory, model, run, monitor="val_loss", resume=False, overwrite=False, mode="auto",
@@ -175,6 +176,23 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         for name in existing:
             os.remove(os.path.join(directory, name))
         return cls(directory, monitor, RunState(run=run), mode=mode)
+
+    def track(self, callbacks):
+        """Keep the state of each callback that has a ``state_key`` in the resume files, and restore it on resume.
+
+        Such a callback has ``get_state() -> [arrays]`` and ``set_state(arrays, model,
+        mid_phase)`` (e.g. :class:`~transfer.training.ema.WeightAverage`); a resumed
+        run gives it the arrays it saved, once, ``mid_phase`` saying whether its
+        next ``fit`` continues a phase.
+        """
+        for callback in callbacks:
+            key = getattr(callback, "state_key", None)
+            if key is None:
+                continue
+            self.tracked[key] = callback
+            arrays = (self.saved or {}).pop(key, None)
+            if arrays is not None:
+                callback.set_state(arrays, self.model, self.state.epoch_in_phase > 0)
 
     def path(self, name):
         return os.path.join(self.directory, name)
@@ -250,6 +268,8 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             arrays.update({f"optimizer/{i}": np.asarray(v) for i, v in enumerate(self.model.optimizer.variables)})
             best_weights = getattr(self.early_stopping, "best_weights", None)
             arrays.update({f"early_stopping/{i}": np.asarray(w) for i, w in enumerate(best_weights or ())})
+        for key, callback in self.tracked.items():
+            arrays.update({f"{key}/{i}": np.asarray(a) for i, a in enumerate(callback.get_state())})
         state.saves += 1
         state.resume_file = f"{RESUME_PREFIX}{state.saves:04d}.npz"
         if not is_chief():  # every process gathers the arrays above in step; only the chief writes

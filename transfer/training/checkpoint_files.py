@@ -9,7 +9,7 @@ reading a byte. Here everything is checked first, and every error is a
 * ``state.json``: exactly the keys :class:`transfer.training.run_state.RunState` has, each
   of its type and range, ``resume_file`` a plain ``resume-NNNN.npz`` name (never a
   path), the nested ``run`` record at most 32 levels deep;
-* ``resume-NNNN.npz``: only ``model/i``, ``optimizer/i`` and ``early_stopping/i``
+* ``resume-NNNN.npz``: only ``model/i``, ``optimizer/i``, ``early_stopping/i`` and ``ema/i``
   keys, numbered from 0 without gaps; each array of a plain numeric dtype
   (object arrays are refused, ``allow_pickle=False``), its size declared in its
   header backed by the bytes the archive holds, read only after that; EarlyStopping's
@@ -36,9 +36,9 @@ import zlib
 
 import numpy as np
 
-GROUPS = ("model", "optimizer", "early_stopping")
+GROUPS = ("model", "optimizer", "early_stopping", "ema")
 _RESUME_NAME = re.compile(r"resume-\d{4,9}\.npz")
-_ARRAY_KEY = re.compile(r"(model|optimizer|early_stopping)/(\d{1,6})")
+_ARRAY_KEY = re.compile(rf"({'|'.join(GROUPS)})/(\d{{1,6}})")
 _MAX_COUNT = 10**7  # epochs, saves: a bound no real run reaches, far below what would overflow anything
 _MAX_DEPTH = 32
 _COUNTERS = ("wait", "best", "best_epoch", "stopped_epoch")

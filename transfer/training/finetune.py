@@ -73,6 +73,7 @@ def _fit_phase(model, plan, phase, ingredients, recorder, *, loss, validation, c
     left = 0 if state.stopped_early else planned - state.epoch_in_phase
     model.compile(optimizer=optimizer, loss=loss, metrics=list(plan.metrics), jit_compile=jit_compile)
     extra = [cb for ing in ingredients for cb in ing.callbacks(plan, phase)]
+    recorder.track(extra)  # callbacks with a state (the weight average) are saved and resumed with the run
     done = state.epochs_done
     # The recorder reads what counts as better from the phase's EarlyStopping, which judges first.
     model.fit(**data, initial_epoch=done, epochs=done + left, callbacks=[*callbacks, *extra, stop, recorder],

@@ -64,10 +64,12 @@ class Ingredient:
 from transfer.training.mixing import Mixing  # noqa: E402
 from transfer.training.momentum import OneCycleIngredient  # noqa: E402
 from transfer.training.regularisation import GradientAccumulation, LabelSmoothing, WeightDecay  # noqa: E402
+from transfer.training.ema import WeightAveraging  # noqa: E402
 
 # The ingredients, in the order their hooks apply (a loss or an optimizer passes through each in turn).
 # OneCycleIngredient rebuilds the optimizer (a new rate and momentum), so it comes before those that set it.
-INGREDIENTS = (OneCycleIngredient(), LabelSmoothing(), WeightDecay(), GradientAccumulation(), Mixing())
+INGREDIENTS = (OneCycleIngredient(), LabelSmoothing(), WeightDecay(), GradientAccumulation(), Mixing(),
+               WeightAveraging())
 
 
 def active_ingredients(recipe):

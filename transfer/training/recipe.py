@@ -92,6 +92,12 @@ class Recipe:
             chance ``mix_prob``, by CutMix with chance ``switch_prob`` when
             both alphas are above 0. 0 and 0: no mixing.
         mix_off_epochs: the last epochs of each phase train on clean batches.
+        ema: the decay of an average of all the weights, BatchNorm statistics
+            included, kept through both phases; validation, checkpoints and
+            the trained model use the average
+            (:class:`~transfer.training.ema.WeightAveraging`). None: off.
+        ema_warmup: warm the average's decay up as timm does (``1 - (1 +
+            step) ** -2/3``, capped at ``ema``).
 
     Example:
         >>> Recipe(epochs=4).epochs
@@ -128,6 +134,8 @@ class Recipe:
     mix_prob: float = 1.0
     switch_prob: float = 0.5
     mix_off_epochs: int = 0
+    ema: Optional[float] = None
+    ema_warmup: bool = True
 
     def __post_init__(self):
         set_ = object.__setattr__  # frozen: normalise once, here
