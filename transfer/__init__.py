@@ -37,6 +37,7 @@ from transfer.serving.saving import load_model, save_model
 from transfer.serving.predict import predict_files
 from transfer.training.optimizers import DiscriminativeOptimizer, group_multipliers
 from transfer.sources.preprocessing import ImagePreprocessing
+from transfer.sources.torch_weights import efficientnet_lite0_folder
 from transfer.serving.artifacts import Artifact, load_artifact
 from transfer.serving.export import ExportVerificationError, export
 from transfer.serving.export_checks import ExportReport
