@@ -22,7 +22,8 @@ startup.quiet_start()  # only when running as a command: no TensorFlow start-up 
 
 from transfer.model.dtypes import policy_scope, with_policy
 from transfer.sources.backbones import available_backbones, load_backbone
-from transfer.training.checkpoint import PhaseEarlyStopping, ResumableCheckpoint, atomic_save, read_state
+from transfer.training.atomic import atomic_save
+from transfer.training.checkpoint import PhaseEarlyStopping, ResumableCheckpoint, read_state
 from transfer.training.run_state import RunState
 from transfer.training import distributed
 from transfer.training.distributed import data_parallel, is_chief, process_shard

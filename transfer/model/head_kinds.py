@@ -77,6 +77,11 @@ def kind_of(activation, classes):
     return HEAD_KINDS["regression"]
 
 
+def classifier_kind(units):
+    """The kind of a classifier with ``units`` probability outputs: one sigmoid unit is binary, more a softmax."""
+    return HEAD_KINDS["binary" if units == 1 else "multiclass"]
+
+
 def get_kind(name, model_name=None):
     """The :class:`HeadKind` called ``name``; a clear error for an unknown or missing one."""
     if name not in HEAD_KINDS:

@@ -18,14 +18,8 @@ Example:
 """
 
 import contextlib
-import importlib.util
-import io
-import json
 import os
 import shutil
-import tempfile
-import warnings
-import zipfile
 
 import keras
 import numpy as np
@@ -33,6 +27,7 @@ import numpy as np
 from transfer.serving import artifacts
 from transfer.model.dtypes import policy_scope
 from transfer.serving.saving import check_class_names, load_model
+from transfer.serving.writers import float_litert_size, int8_converter_options, write_artifact
 from transfer.serving.export_checks import (ExportReport, calibration_images, labelled_images, measure_speed,
                                     sample_images, top1)
 
@@ -101,8 +96,8 @@ def export(model_or_path, out, format="tf_saved_model", quantize=None, calibrati
         converter = {}
         if quantize:
             calib = calibration_images(calibration, float_model.input_shape)
-            report.float_size_bytes = _float_litert_size(float_model)
-            converter = _int8_converter_options(calib)
+            report.float_size_bytes = float_litert_size(float_model)
+            converter = int8_converter_options(calib)
         write_artifact(float_model, partial, format, metadata, converter)
         artifact = artifacts.load_artifact(partial)
         _check_metadata(artifact, metadata)
@@ -115,15 +110,10 @@ def export(model_or_path, out, format="tf_saved_model", quantize=None, calibrati
                 f"{report.max_abs_diff:.3g} on {len(images)} images, above the tolerance {tolerance:g}. Nothing was "
                 f"written to {out}. Received: tolerance={tolerance!r}")
         if quantize:
-            agree_on = images if samples is not None else calib
-            keras_top = top1(float_model.predict(agree_on, verbose=0), kind)
-            report.top1_agreement = float(np.mean(top1(artifact.predict(agree_on), kind) == keras_top))
-            report.agreement_images = len(agree_on)
+            _agreement(report, artifact, float_model, images if samples is not None else calib, kind)
         if validation is not None:
-            x, y = labelled_images(validation, names, float_model.input_shape)
-            report.accuracy = float(np.mean(top1(artifact.predict(x), kind) == y))
-            report.keras_accuracy = float(np.mean(top1(float_model.predict(x, verbose=0), kind) == y))
-            report.validation_images = len(y)
+            _accuracy(report, artifact, float_model, labelled_images(validation, names, float_model.input_shape),
+                      kind)
         if speed:
             report.images_per_s_batch1 = measure_speed(artifact.predict, images, 1)
             report.images_per_s_batch32 = measure_speed(artifact.predict, images, 32)
@@ -133,6 +123,21 @@ def export(model_or_path, out, format="tf_saved_model", quantize=None, calibrati
         _remove(partial)
         raise
     return report
+
+
+def _agreement(report, artifact, float_model, images, kind):
+    """How often the (quantized) artifact's top-1 agrees with the float Keras model's."""
+    keras_top = top1(float_model.predict(images, verbose=0), kind)
+    report.top1_agreement = float(np.mean(top1(artifact.predict(images), kind) == keras_top))
+    report.agreement_images = len(images)
+
+
+def _accuracy(report, artifact, float_model, labelled, kind):
+    """The artifact's and Keras's accuracy on the labelled validation images."""
+    x, y = labelled
+    report.accuracy = float(np.mean(top1(artifact.predict(x), kind) == y))
+    report.keras_accuracy = float(np.mean(top1(float_model.predict(x, verbose=0), kind) == y))
+    report.validation_images = len(y)
 
 
 def _check_target(out, format, quantize, calibration):
@@ -208,80 +213,6 @@ def _float32_config(config):
     if isinstance(config, list):
         return [_float32_config(v) for v in config]
     return config
-
-
-def write_artifact(model, path, format, metadata, converter=None):
-    """Write ``model`` to ``path`` in ``format`` with ``metadata`` (a JSON-able dict) inside; no check.
-
-    Example:
-        >>> model = transfer.attach_head(transfer.load_backbone("cnn_mnist", weights=None), 2)
-        >>> write_artifact(model, "m.tflite", "litert", {"class_names": ["a", "b"]})  # doctest: +SKIP
-    """
-    text = json.dumps(metadata)
-    spec = keras.InputSpec(shape=(None,) + tuple(model.input_shape[1:]), dtype="float32")
-    if format == "tf_saved_model":
-        import tensorflow as tf  # TensorFlow\'s exporters and converter: this backend only
-
-        def serve(x):
-            return model(x, training=False)
-
-        @tf.function(input_signature=[])
-        def transfer_metadata():
-            return tf.constant(text)
-
-        archive = keras.export.ExportArchive()
-        archive.track(model)
-        archive.add_endpoint("serve", serve, input_signature=[spec])
-        archive.add_endpoint(artifacts.METADATA_KEY, transfer_metadata)
-        archive.write_out(path, verbose=False)
-    elif format == "onnx":
-        onnx = artifacts.require("onnx", "Writing an ONNX model")
-        _export_onnx(model, path, spec)
-        proto = onnx.load(path)
-        onnx.helper.set_model_props(proto, {artifacts.METADATA_KEY: text})
-        onnx.save(proto, path)
-    else:
-        artifacts.require("ai_edge_litert.interpreter", "Checking a LiteRT model")
-        model.export(path, format="litert", verbose=False, input_signature=[spec], **(converter or {}))
-        packed = io.BytesIO()  # the TFLite metadata convention: associated files in a zip after the flatbuffer
-        with zipfile.ZipFile(packed, "w") as archive:
-            archive.writestr(artifacts.LITERT_METADATA_FILE, text)
-        with open(path, "ab") as f:
-            f.write(packed.getvalue())
-
-
-def _export_onnx(model, path, spec):
-    backend = keras.backend.backend()
-    if backend == "jax" and importlib.util.find_spec("jax2onnx") is None:
-        raise ImportError("ONNX export under KERAS_BACKEND=jax goes through jax2onnx, which is not installed: "
-                          "`pip install jax2onnx` (it brings flax and optax), or export under "
-                          "KERAS_BACKEND=tensorflow (the same .keras file loads there, and the ONNX model is "
-                          "the same). Received: backend='jax', jax2onnx missing")
-    if backend == "tensorflow":
-        artifacts.require("tf2onnx", "ONNX export on TensorFlow")
-    with warnings.catch_warnings():  # Keras's tf2onnx patch probes `np.object`, which numpy 2 warns about
-        warnings.simplefilter("ignore", FutureWarning)
-        model.export(path, format="onnx", verbose=False, input_signature=[spec])
-
-
-def _int8_converter_options(calib):
-    import tensorflow as tf  # TensorFlow\'s exporters and converter: this backend only
-
-    def representative_dataset():
-        for image in calib:
-            yield [image[None]]
-
-    # Every op in int8 (the converter fails rather than leaving float ops); input and output stay float32,
-    # so the file takes the same raw pixels and returns the same probabilities as the float one.
-    return {"optimizations": [tf.lite.Optimize.DEFAULT], "representative_dataset": representative_dataset,
-            "target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]}}
-
-
-def _float_litert_size(model):
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "float.tflite")
-        model.export(path, format="litert", verbose=False)
-        return os.path.getsize(path)
 
 
 def _check_metadata(artifact, metadata):

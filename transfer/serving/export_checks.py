@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from transfer.model.head_kinds import HEAD_KINDS
+from transfer.model.head_kinds import HEAD_KINDS, classifier_kind
 from transfer.serving.images import IMAGE_EXTENSIONS, read_image
 
 
@@ -168,7 +168,9 @@ def top1(outputs, head_kind):
         >>> top1(np.array([[0.2, 0.8], [0.9, 0.1]]), "multiclass"), top1(np.array([[0.7], [0.2]]), "binary")
         (array([1, 0]), array([1, 0]))
     """
-    return HEAD_KINDS[head_kind or "multiclass"].top1(outputs)
+    outputs = np.asarray(outputs)
+    kind = HEAD_KINDS.get(head_kind) or classifier_kind(outputs.shape[-1])  # an artifact may not say its kind
+    return kind.top1(outputs)
 
 
 def measure_speed(predict, images, batch, min_seconds=0.3, min_calls=3):

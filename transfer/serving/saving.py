@@ -15,7 +15,7 @@ from zoo.files import atomic_write_json
 from transfer.sources import preprocessing  # noqa: F401  (registers ImagePreprocessing for loading)
 from transfer.training import optimizers  # noqa: F401  (registers DiscriminativeOptimizer and its schedule)
 from transfer.serving.artifacts import artifact_format, load_artifact
-from transfer.training.checkpoint import atomic_save
+from transfer.training.atomic import atomic_save
 from transfer.model.backbone import TransferModel, head_kind
 from transfer.serving.safe_load import check_keras_config, keras_load_error
 

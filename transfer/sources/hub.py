@@ -33,7 +33,7 @@ from zoo.models import keras_hub as records
 from transfer.sources.presets import require_keras_hub, resolve_preset
 from transfer.model.backbone import Backbone, TransferModel
 from transfer.model.dtypes import policy_scope
-from transfer.model.head_kinds import HEAD_KINDS
+from transfer.model.head_kinds import classifier_kind
 from transfer.sources.preprocessing import MODES, ImagePreprocessing
 
 
@@ -236,7 +236,7 @@ def as_transfer_model(model):
     # The classifier's layers after its backbone, called on our backbone's features (zoo.graph.replay).
     outputs, _ = replay(model, [inputs], replace=(model.backbone.name, base(inputs)))
     out = outputs[0]
-    kind = HEAD_KINDS["binary" if out.shape[-1] == 1 else "multiclass"]
+    kind = classifier_kind(out.shape[-1])
     if getattr(model, "activation", None) in (None, "linear"):  # logits: the head kinds' losses take probabilities
         out = keras.layers.Activation(kind.activation, name="probabilities")(out)
     return TransferModel(inputs, out, name=model.name, head_kind=kind.name)

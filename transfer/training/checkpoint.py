@@ -28,13 +28,13 @@ the file names live here only, what the state holds in :mod:`transfer.training.r
 import dataclasses
 import os
 import sys
-import tempfile
 
 import keras
 import numpy as np
 from zoo.files import atomic_path, atomic_write_json, remove_temporaries
 
 from transfer.training import checkpoint_files
+from transfer.training.atomic import atomic_save
 from transfer.training.distributed import is_chief
 from transfer.training.run_state import FORMAT, RunState, describe, differences, fingerprint
 
@@ -42,40 +42,6 @@ BEST_MODEL = "best.keras"
 STATE = "state.json"
 RESUME_PREFIX = "resume-"
 LEGACY_FILES = ("last.weights.h5",)
-
-
-def atomic_save(model, path, weights_only=False):
-    """``model.save(path)`` (or ``save_weights``) that never leaves a half-written ``path``.
-
-    Example:
-        >>> model = zoo.cnn_mnist()
-        >>> atomic_save(model, "best.keras")
-        'best.keras'
-        >>> atomic_save(model, "last.weights.h5", weights_only=True)
-        'last.weights.h5'
-    """
-    path = os.fspath(path)
-    suffix = ".weights.h5" if path.endswith(".weights.h5") else os.path.splitext(path)[1]
-    expected = ".weights.h5" if weights_only else ".keras"
-    if suffix != expected:
-        raise ValueError(f"{'Weights' if weights_only else 'Models'} are saved to a '{expected}' file. "
-                         f"Received: path={path!r}")
-    if is_chief():
-        with atomic_path(path, suffix) as tmp:
-            _write(model, tmp, weights_only)
-    else:
-        # Under several JAX processes saving gathers the arrays with collectives, so every process
-        # must save in step; only the chief keeps its file.
-        with tempfile.TemporaryDirectory() as scratch:
-            _write(model, os.path.join(scratch, "model" + suffix), weights_only)
-    return path
-
-
-def _write(model, path, weights_only):
-    if weights_only:
-        model.save_weights(path, overwrite=True)
-    else:
-        model.save(path, overwrite=True)
 
 
 def read_state(directory):

@@ -21,18 +21,12 @@ same data order). A fresh run refuses a folder that holds another run unless
 ``overwrite=True``.
 """
 
-import keras
+import functools
 
-from transfer.training import checkpoint as ckpt
 from transfer.sources import hub
-from transfer.model.freezing import freeze, unfreeze
-from transfer.model.groups import layer_groups
-from transfer.model.backbone import head_kind
-from transfer.model.head_kinds import HEAD_KINDS
-from transfer.training.optimizers import DiscriminativeOptimizer, group_multipliers
+from transfer.training import checkpoint as ckpt
+from transfer.training.ingredients import active_ingredients
 from transfer.training.recipe import Recipe
-from transfer.training.run_state import describe
-from transfer.training.schedules import phase_learning_rate, steps_per_epoch
 
 
 class FineTuneHistory:
@@ -64,14 +58,6 @@ class FineTuneHistory:
 
     def __repr__(self):
         return f"FineTuneHistory(phase_epochs={self.phase_epochs}, metrics={sorted(self.history)})"
-
-
-def _make_optimizer(optimizer, lr, schedule="constant", steps=None, warmup=0.1):
-    """The phase's optimizer at ``lr``: constant, or warmup then cosine decay over the phase's ``steps``."""
-    lr = phase_learning_rate(lr, schedule, steps, warmup)
-    if callable(optimizer) and not isinstance(optimizer, str):
-        return optimizer(lr)
-    return keras.optimizers.get({"class_name": optimizer, "config": {"learning_rate": lr}})
 
 
 def fine_tune(model, train, validation=None, recipe=None, *, checkpoint_dir=None, resume=False, overwrite=False,
@@ -116,60 +102,40 @@ def fine_tune(model, train, validation=None, recipe=None, *, checkpoint_dir=None
     model = hub.as_transfer_model(model)  # a keras-hub ImageClassifier: its own layers, as a TransferModel
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs the checkpoint_dir of the interrupted run. Received: checkpoint_dir=None")
-    loss, metrics = recipe.loss, recipe.metrics
-    if loss is None or metrics is None:
-        kind = HEAD_KINDS[head_kind(model)]
-        kind_loss, kind_metrics = kind.loss, list(kind.metrics)
-        loss, metrics = loss or kind_loss, kind_metrics if metrics is None else metrics
-    monitor = recipe.monitor or ("val_loss" if validation is not None else "loss")
-    groups = [g for g in layer_groups(model) if g != "head"]
-    unfreeze_from = groups[-1] if recipe.unfreeze_from is None else recipe.unfreeze_from
-    # What the run is, for resuming: the recipe as it resolves for this model and data.
-    run = {**recipe.config(), **describe(dict(unfreeze_from=unfreeze_from, loss=loss, metrics=metrics,
-                                              monitor=monitor)),
-           "batch_size": batch_size if isinstance(train, tuple) else None}
-    recorder = ckpt.ResumableCheckpoint.open(checkpoint_dir, model, run, monitor=monitor, resume=resume,
-                                             overwrite=overwrite, mode=recipe.mode, defaults=Recipe().config())
+    plan = recipe.resolve(model, train, validation, batch_size)
+    recorder = ckpt.ResumableCheckpoint.open(checkpoint_dir, model, plan.record(), monitor=plan.monitor,
+                                             resume=resume, overwrite=overwrite, mode=recipe.mode,
+                                             defaults=Recipe().config())
     recorder.set_model(model)  # it also saves between phases, outside fit
-    state = recorder.state
-    data = dict(x=train[0], y=train[1], batch_size=batch_size) if isinstance(train, tuple) else dict(x=train)
-    data["validation_data"] = tuple(validation) if isinstance(validation, (tuple, list)) else validation
-    steps = steps_per_epoch(train, batch_size) if recipe.schedule != "constant" else None
-
-    def optimizer(phase):
-        epochs = recipe.epochs[phase - 1]
-        return _make_optimizer(recipe.optimizer, recipe.learning_rate[phase - 1], recipe.schedule,
-                               steps and steps * epochs, recipe.warmup)
-
-    def fit(phase, optimizer_obj):
-        """Compile and train for what is left of ``phase``; the phase then counts as done."""
+    state, ingredients = recorder.state, active_ingredients(recipe)
+    loss = functools.reduce(lambda loss, ing: ing.loss(loss, plan), ingredients, plan.loss)
+    for phase in (1, 2):
+        planned = recipe.epochs[phase - 1]
+        if state.phase > phase:
+            continue  # done before a resume
+        if planned <= state.epoch_in_phase:
+            if phase == 1:
+                recorder.end_phase(planned)  # phase 2 starts from here
+            continue
+        if on_phase:
+            on_phase(phase, plan.describe(phase))
+        plan.set_trainable(phase)
+        optimizer = functools.reduce(lambda opt, ing: ing.optimizer(opt, plan, phase), ingredients,
+                                     plan.optimizer(phase))
+        data = functools.reduce(lambda data, ing: ing.data(data, plan, phase), ingredients, plan.fit_data(validation))
+        for ingredient in ingredients:
+            ingredient.prepare(model, plan, phase)
         stop = recorder.begin_phase(phase, recipe.patience)
         # A phase EarlyStopping ended needs no epoch, only the end of fit (best weights restored).
-        left = 0 if state.stopped_early else recipe.epochs[phase - 1] - state.epoch_in_phase
-        model.compile(optimizer=optimizer_obj, loss=loss, metrics=list(metrics), jit_compile=jit_compile)
+        left = 0 if state.stopped_early else planned - state.epoch_in_phase
+        model.compile(optimizer=optimizer, loss=loss, metrics=list(plan.metrics), jit_compile=jit_compile)
+        extra = [cb for ing in ingredients for cb in ing.callbacks(plan, phase)]
         done = state.epochs_done
         # The recorder reads what counts as better from the phase's EarlyStopping, which judges first.
-        model.fit(**data, initial_epoch=done, epochs=done + left, callbacks=[*callbacks, stop, recorder],
+        model.fit(**data, initial_epoch=done, epochs=done + left, callbacks=[*callbacks, *extra, stop, recorder],
                   verbose=verbose)
-        recorder.end_phase(recipe.epochs[phase - 1])
-
-    if state.phase == 1:
-        if recipe.epochs[0] > state.epoch_in_phase:
-            if on_phase:
-                on_phase(1, f"head only, backbone frozen, learning rate {recipe.learning_rate[0]:g}")
-            freeze(model)
-            fit(1, optimizer(1))
-        else:
-            recorder.end_phase(recipe.epochs[0])
-    if recipe.epochs[1] > state.epoch_in_phase:
-        if on_phase:
-            extra = f", learning rate x{recipe.lr_decay:g} per earlier group" if recipe.lr_decay else ""
-            on_phase(2, f"unfrozen from {unfreeze_from!r}, train_bn={recipe.train_bn}, "
-                        f"learning rate {recipe.learning_rate[1]:g}{extra}")
-        unfreeze(model, unfreeze_from, train_bn=recipe.train_bn)
-        opt = optimizer(2)
-        if recipe.lr_decay:
-            opt = DiscriminativeOptimizer(opt, group_multipliers(model, decay=recipe.lr_decay))
-        fit(2, opt)
+        recorder.end_phase(planned)
+    for ingredient in ingredients:
+        ingredient.finish(model, plan)
     n1 = state.phase1_epochs
     return FineTuneHistory(state.history, [n1, state.epochs_done - n1], recorder.best_path(), state.best)

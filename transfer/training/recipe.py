@@ -24,6 +24,8 @@ from typing import Any, Optional, Tuple
 
 from zoo import checks
 
+from transfer.training.ingredients import check_all
+from transfer.training.plan import Plan
 from transfer.training.run_state import describe
 from transfer.training.schedules import SCHEDULES
 
@@ -111,6 +113,7 @@ class Recipe:
             _epoch_count(self.patience, "patience")
         if isinstance(self.metrics, (list, tuple)):
             set_(self, "metrics", tuple(self.metrics))
+        check_all(self)  # each ingredient checks the settings it owns
 
     @classmethod
     def settings(cls):
@@ -125,6 +128,23 @@ class Recipe:
                 raise TypeError(f"Recipe has no setting {name!r}.{' ' + hint if hint else ''} "
                                 f"Settings: {', '.join(self.settings())}")
         return dataclasses.replace(self, **changes)
+
+    def resolve(self, model, train=None, validation=None, batch_size=32, has_validation=None):
+        """This recipe for ``model`` and its data: a :class:`~transfer.training.plan.Plan`.
+
+        The settings left as None take their value from the model and data: the
+        loss and metrics from the head kind, the monitored quantity from whether
+        there is validation data (``has_validation``, default: ``validation`` is
+        not None), the unfreeze point from the last layer group.
+
+        Example:
+            >>> model = transfer.attach_head(transfer.load_backbone("cnn_mnist", weights=None), 1)
+            >>> plan = Recipe().resolve(model, has_validation=True)
+            >>> plan.loss, plan.metrics, plan.monitor
+            ('binary_crossentropy', ('accuracy',), 'val_loss')
+        """
+        has_validation = validation is not None if has_validation is None else has_validation
+        return Plan.resolve(self, model, train, has_validation, batch_size)
 
     def config(self):
         """The recipe as JSON-able data: what a checkpoint folder records to recognise its run."""
