@@ -34,6 +34,7 @@ Example:
 import hashlib
 import io
 import json
+import math
 import os
 import pickle
 import reprlib
@@ -95,6 +96,9 @@ class _Tensor:
         if last >= numel or (0 in self.size and self.offset > numel):
             raise _Refused(f"tensor {name!r} (offset {self.offset}, size {self.size}, stride {self.stride}) "
                            f"reaches past its storage of {numel} elements")
+        if math.prod(self.size) > numel:  # stride 0 repeats elements: a few bytes could ask for terabytes
+            raise _Refused(f"tensor {name!r} of size {self.size} has more elements than its storage ({numel}): "
+                           f"a state dict's tensors are no larger than their storage")
         base = self.storage.array
         view = np.lib.stride_tricks.as_strided(base[self.offset:] if numel else base, shape=self.size,
                                                strides=[s * itemsize for s in self.stride], writeable=False)
