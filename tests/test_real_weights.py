@@ -136,8 +136,8 @@ def test_the_reader_refuses_a_hostile_file_naming_it(tmp_path, case, message):
         "keys": lambda: legacy_bytes(arrays, keys=["k0", "k1"]),
         "extent": lambda: legacy_bytes(arrays, state=state_pickle([("w", tensor("k0", "FloatStorage", 4, 1, (4,),
                                                                                  (1,)))])),
-        "expand": lambda: legacy_bytes(arrays, state=state_pickle([("w", tensor("k0", "FloatStorage", 4, 0,
-                                                                                 (10 ** 9,), (0,)))])),  # 4 GB from 4 floats
+        "expand": lambda: legacy_bytes(arrays, state=state_pickle(  # 4 GB made of 4 floats by stride 0
+            [("w", tensor("k0", "FloatStorage", 4, 0, (10 ** 9,), (0,)))])),
         "deep": lambda: legacy_bytes(arrays, state=b"\x80\x02" + ordered_dict() + text("w") + b"]" * 40
                                      + b"a" * 39 + b"s."),
         "magic": lambda: legacy_bytes(arrays, header=(1234, 1001, {"little_endian": True})),
