@@ -137,7 +137,8 @@ def run(args):
 def _report(args, tasks, seeds, epochs, methods, scores, seconds, total):
     sizes = {t: real_tasks.SPLITS[t] for t in tasks}
     print(f"\nEfficientNet-Lite0 ImageNet weights at {args.size}x{args.size}, batch {BATCH}, "
-          f"{epochs or DEFAULT_EPOCHS} epochs per phase; seeds {seeds}; per class train/val/test {sizes}; {total / 60:.1f} min; "
+          f"{epochs or DEFAULT_EPOCHS} epochs per phase; seeds {seeds}; per class train/val/test {sizes}; "
+          f"{total / 60:.1f} min; "
           f"load average {open('/proc/loadavg').read().split()[0]}; Keras {keras.__version__} on "
           f"{keras.backend.backend()}, {os.cpu_count()} CPUs")
     print("| method | " + " | ".join(tasks) + " | seconds |\n| --- |" + " ---: |" * (len(tasks) + 1))
