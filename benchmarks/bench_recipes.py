@@ -1,6 +1,12 @@
-"""Fine-tuning recipes compared on the demo's task: accuracy mean ± sd over seeds, one epoch budget for all.
+"""Fine-tuning recipes compared: accuracy mean ± sd over seeds, on real ImageNet weights or the demo's task.
 
-The task is ``python -m transfer demo``'s (transfer/demo.py, whose functions
+``--suite imagenet`` (benchmarks/bench_imagenet_recipes.py): ImageNet
+EfficientNet-Lite0 (``transfer.sources.torch_weights.efficientnet_lite0_folder``)
+fine-tuned on small real tasks (benchmarks/real_tasks.py) by a head on frozen
+features, the Keras guide's recipe, fastai's ``fine_tune`` rebuilt from our parts
+and our default ``Recipe``.
+
+``--suite demo`` (the default): the task is ``python -m transfer demo``'s (transfer/demo.py, whose functions
 this script reuses): ResNet-20 pre-trained on handwritten digits 0-4 placed
 at random on a 20x20 canvas, then 5-9 learned from ``--shots`` labelled
 images per class, tested on every other 5-9 image. Recipes, each with
@@ -15,6 +21,7 @@ images per class, tested on every other 5-9 image. Recipes, each with
   (``base.trainable = True``, BatchNorm included), recompiled, Adam 1e-5.
 
     python benchmarks/bench_recipes.py [--seeds 0 1 2] [--epochs 15] [--pre-epochs 5] [--shots 3]
+    python benchmarks/bench_recipes.py --suite imagenet [--quick] [--tasks faces textures digits] [--size 64]
 """
 
 import argparse
@@ -66,11 +73,22 @@ RECIPES = {"constant (today)": fine_tune_recipe("constant"), "warmup + cosine": 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", choices=("demo", "imagenet"), default="demo")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=15, help="epochs per phase, every recipe")
+    parser.add_argument("--epochs", type=int, default=None, help="epochs per phase, every recipe (demo: 15, "
+                                                                 "imagenet: 5, the default Recipe's)")
     parser.add_argument("--pre-epochs", type=int, default=5)
     parser.add_argument("--shots", type=int, default=demo.SHOTS)
+    parser.add_argument("--quick", action="store_true", help="imagenet: a smoke run (one seed, one task, "
+                                                              "1 epoch per phase)")
+    parser.add_argument("--tasks", nargs="+", default=None, help="imagenet: tasks of benchmarks/real_tasks.py")
+    parser.add_argument("--size", type=int, default=64, help="imagenet: image side in pixels")
     args = parser.parse_args()
+    if args.suite == "imagenet":
+        from bench_imagenet_recipes import run  # noqa: the real-weights suite (keras-hub, scikit-image)
+
+        return run(args)
+    args.epochs = args.epochs or 15
     out = tempfile.mkdtemp(prefix="bench_recipes_")
     x, y = digits.load_canvases()
     weights, history = demo.pretrain(x, y, out, demo.BACKBONE, args.pre_epochs)

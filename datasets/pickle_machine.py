@@ -16,9 +16,10 @@ left before reading them) and run on a Python list, so:
 * the result is at most ``max_depth`` containers deep (walked without recursion,
   cycles included), so code that reads it later cannot overflow either;
 * calls go only to the stand-ins of ``find_class`` (``REDUCE``) and
-  ``__setstate__`` only to the stand-in objects (``BUILD``); the opcodes that make
-  instances of arbitrary classes, sets, extensions, persistent ids and
-  out-of-band buffers are refused.
+  ``__setstate__`` only to the stand-in objects (``BUILD``); persistent ids only
+  to the caller's ``persistent_load`` (none by default); the opcodes that make
+  instances of arbitrary classes, sets, extensions and out-of-band buffers are
+  refused.
 
 Example:
     >>> import pickle
@@ -36,6 +37,21 @@ _PLAIN = {"INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4", "FLOA
           "BINBYTES", "SHORT_BINBYTES", "BINBYTES8", "BYTEARRAY8"}
 _PY2_STRINGS = {"STRING", "BINSTRING", "SHORT_BINSTRING"}  # Python 2 str: bytes, as encoding="bytes" reads it
 _IGNORED = {"PROTO", "FRAME"}
+
+
+class _Rules:
+    """What a caller allows: the callables, the types that take ``BUILD``, persistent ids, dict stand-ins."""
+
+    def __init__(self, find_class, call_types, persistent_load, dict_types):
+        self.callables = set()  # ids of what find_class gave (kept alive by the stack or memo)
+        self.find_class, self.call_types = find_class, call_types
+        self.persistent_load, self.dict_types = persistent_load, (dict, *dict_types)
+        self.containers = (list, tuple, *self.dict_types)
+
+    def lookup(self, module, name):
+        func = self.find_class(module, name)
+        self.callables.add(id(func))
+        return func
 
 
 class Refused(pickle.UnpicklingError):
@@ -57,8 +73,8 @@ def _key(key):
     return key
 
 
-def _dict(target):
-    if type(target) is not dict:
+def _dict(target, rules):
+    if type(target) not in rules.dict_types:
         raise Refused(f"SETITEM on a {type(target).__name__} refused: only dicts take items")
     return target
 
@@ -69,7 +85,7 @@ def _list(target):
     return target
 
 
-def _step(name, arg, stack, marks, memo, find_class, callables, call_types):
+def _step(name, arg, stack, marks, memo, rules):
     """Run one opcode on ``stack`` (the pickle virtual machine, restricted)."""
     if name in _PLAIN:
         stack.append(arg)
@@ -114,14 +130,14 @@ def _step(name, arg, stack, marks, memo, find_class, callables, call_types):
         items = _pop_mark(stack, marks)
         if len(items) % 2:
             raise Refused(f"{name} with an odd number of items ({len(items)})")
-        target = {} if name == "DICT" else _dict(stack[-1])
+        target = {} if name == "DICT" else _dict(stack[-1], rules)
         for i in range(0, len(items), 2):
             target[_key(items[i])] = items[i + 1]
         if name == "DICT":
             stack.append(target)
     elif name == "SETITEM":
         value, key = stack.pop(), stack.pop()
-        _dict(stack[-1])[_key(key)] = value
+        _dict(stack[-1], rules)[_key(key)] = value
     elif name == "POP":
         if marks and marks[-1] == len(stack):
             marks.pop()
@@ -138,16 +154,18 @@ def _step(name, arg, stack, marks, memo, find_class, callables, call_types):
             attr, module = stack.pop(), stack.pop()
             if not (isinstance(module, str) and isinstance(attr, str)):
                 raise Refused("STACK_GLOBAL needs a module and a name as str")
-        stack.append(find_class(module, attr))
+        stack.append(rules.lookup(module, attr))
+    elif name in ("BINPERSID", "PERSID") and rules.persistent_load is not None:
+        stack.append(rules.persistent_load(stack.pop() if name == "BINPERSID" else arg))
     elif name == "REDUCE":
         args, func = stack.pop(), stack.pop()
-        if id(func) not in callables or type(args) is not tuple:
+        if id(func) not in rules.callables or type(args) is not tuple:
             raise Refused(f"a call of a {type(func).__name__} refused: only the allowed globals are called, "
                           f"with a tuple of arguments")
         stack.append(func(*args))
     elif name == "BUILD":
         state = stack.pop()
-        if not isinstance(stack[-1], call_types):
+        if not isinstance(stack[-1], rules.call_types):
             raise Refused(f"BUILD on a {type(stack[-1]).__name__} refused: only array and dtype "
                           f"descriptions take a state")
         stack[-1].__setstate__(state)
@@ -156,11 +174,11 @@ def _step(name, arg, stack, marks, memo, find_class, callables, call_types):
                       f"allowed globals are read")
 
 
-def _check_depth(obj, max_depth):
+def _check_depth(obj, max_depth, containers=(list, tuple, dict)):
     """Refuse ``obj`` if it nests containers deeper than ``max_depth`` (or holds itself); no recursion."""
     done = set()  # ids of containers already walked and within the limit
     end = object()
-    if type(obj) not in (list, tuple, dict):
+    if type(obj) not in containers:
         return
     path, on_path = [(id(obj), _children(obj))], {id(obj)}  # the containers being walked, root first
     while path:
@@ -172,7 +190,7 @@ def _check_depth(obj, max_depth):
             path.pop()
             on_path.discard(node)
             done.add(node)
-        elif type(child) in (list, tuple, dict) and id(child) not in done:
+        elif type(child) in containers and id(child) not in done:
             if id(child) in on_path:
                 raise Refused("a container that holds itself refused")
             path.append((id(child), _children(child)))
@@ -180,7 +198,7 @@ def _check_depth(obj, max_depth):
 
 
 def _children(container):
-    return iter(list(container.values())) if type(container) is dict else iter(container)
+    return iter(list(container.values())) if isinstance(container, dict) else iter(container)
 
 
 def _opcodes(data):
@@ -196,11 +214,16 @@ def _opcodes(data):
         yield op, arg
 
 
-def run(data, find_class, call_types, source, max_depth=32):
+def run(data, find_class, call_types, source, max_depth=32, persistent_load=None, dict_types=()):
     """Unpickle ``data`` with the restricted machine: ``find_class(module, name)`` gives the only callables.
 
-    ``call_types`` are the classes whose instances accept ``BUILD`` (``__setstate__``).
-    Errors are ``pickle.UnpicklingError`` naming ``source``.
+    ``data`` is bytes, or a binary file object positioned at a pickle: reading
+    stops after its ``STOP`` opcode, so a stream of several pickles (PyTorch's
+    legacy format) is read one pickle per call. ``call_types`` are the classes
+    whose instances accept ``BUILD`` (``__setstate__``); ``persistent_load(pid)``,
+    when given, answers persistent ids (``BINPERSID``; refused otherwise);
+    ``dict_types`` are dict subclasses (a stand-in's result) that take items
+    like a dict. Errors are ``pickle.UnpicklingError`` naming ``source``.
 
     Example:
         >>> run(b"\\x80\\x02cos\\nsystem\\n.", find_class=None, call_types=(), source="evil.pkl")
@@ -208,26 +231,21 @@ def run(data, find_class, call_types, source, max_depth=32):
         ...
         _pickle.UnpicklingError: evil.pkl: not a readable pickle (TypeError: 'NoneType' object is not callable)
     """
-    stack, marks, memo, callables = [], [], {}, set()  # callables: ids of what find_class gave (alive)
-
-    def lookup(module, name):
-        func = find_class(module, name)
-        callables.add(id(func))
-        return func
-
+    stack, marks, memo = [], [], {}
+    rules = _Rules(find_class, call_types, persistent_load, dict_types)
     try:
         for op, arg in _opcodes(data):
             if op.name == "STOP":
                 if len(stack) != 1 or marks:
                     raise Refused(f"STOP with {len(stack)} values on the stack")
-                _check_depth(stack[0], max_depth)
+                _check_depth(stack[0], max_depth, rules.containers)
                 return stack[0]
             if op.name in _PLAIN:  # the commonest opcodes first: a file may hold a million of them
                 stack.append(arg)
             elif op.name == "TUPLE1":
                 stack[-1] = (stack[-1],)
             elif op.name not in _IGNORED:
-                _step(op.name, arg, stack, marks, memo, lookup, callables, call_types)
+                _step(op.name, arg, stack, marks, memo, rules)
     except Refused as e:
         raise pickle.UnpicklingError(f"{source}: {e}") from None
     except pickle.UnpicklingError as e:  # a stand-in's refusal: its message is already clear

