@@ -24,11 +24,12 @@ Here every file is read once, bounded, and every value checked:
   is assigned.
 
 Example:
-    >>> _ = open(os.path.join(tmp, "config.json"), "w").write('{"architecture": 18}')
-    >>> check_preset_folder(tmp)
+    >>> os.makedirs("bad_preset")
+    >>> _ = open("bad_preset/config.json", "w").write('{"architecture": 18}')
+    >>> check_preset_folder("bad_preset")
     Traceback (most recent call last):
     ...
-    ValueError: .../config.json: `architecture` must be a timm architecture name (a string). Received: 18
+    ValueError: bad_preset/config.json: `architecture` must be a timm architecture name (a string). Received: 18
 """
 
 import contextlib
