@@ -172,3 +172,20 @@ def test_special_files_are_refused(folder, name):
     os.remove(path)
     os.symlink("/dev/zero", path)
     _refused(folder, name, "outside", load=load)
+
+
+def test_keras_preset_files_must_be_regular_files_of_the_folder(tmp_path):
+    from transfer.sources.folder_checks import check_preset_folder
+
+    folder = tmp_path / "keras_preset"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"module": "keras_hub.src.models.resnet.resnet_backbone",
+                                                    "class_name": "ResNetBackbone", "config": {},
+                                                    "registered_name": "keras_hub>ResNetBackbone"}))
+    os.mkfifo(folder / "model.weights.h5")
+    with pytest.raises(ValueError, match="model.weights.h5 is a FIFO"):
+        check_preset_folder(str(folder))
+    os.remove(folder / "model.weights.h5")
+    os.symlink("/etc/hostname", folder / "model.weights.h5")
+    with pytest.raises(ValueError, match="outside"):
+        check_preset_folder(str(folder))

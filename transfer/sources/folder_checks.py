@@ -50,6 +50,8 @@ MAX_IMAGE_SIDE = 8192
 MAX_CLASSES = 1 << 20
 FLOAT_DTYPES = ("F16", "F32", "F64")  # what the converters' numpy hooks and Keras variables take
 INDEX_FILE = "model.safetensors.index.json"
+KERAS_PRESET_FILES = ("model.weights.h5", "preprocessor.json", "image_converter.json", "metadata.json", "task.json",
+                      "task.weights.h5", "tokenizer.json")  # what keras-hub's KerasPresetLoader may open
 WEIGHTS_FILE = "model.safetensors"
 
 
@@ -263,7 +265,12 @@ def check_preset_folder(folder):
     if not isinstance(config, dict):
         _fail(path, "a preset's config.json is a JSON object", type(config).__name__)
     if "architecture" not in config or "registered_name" in config:
-        return  # a Keras preset (keras-hub's own format, read by Keras's deserialisation) or another format
+        # A Keras preset (keras-hub's own format) or another: Keras reads its files, which must be regular files
+        # of this folder (a FIFO would block h5py's open).
+        for name in KERAS_PRESET_FILES:
+            if os.path.lexists(os.path.join(folder, name)):
+                check_regular_file(_inside(folder, name, folder), MAX_SAFETENSORS_BYTES, "a preset's file")
+        return
     converter = check_timm_config(path, config)
     files, weight_map = _weight_files(folder)
     if files:  # without any, keras-hub raises FileNotFoundError naming model.safetensors if weights are asked for
