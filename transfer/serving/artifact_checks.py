@@ -28,7 +28,6 @@ Example:
 """
 
 import json
-import math
 import os
 import resource
 import subprocess
@@ -169,8 +168,3 @@ def checked_size(path, fmt):
     from zoo.files import check_regular_file
 
     return check_regular_file(path, (2 << 30) - 1, f"a {fmt} model file")
-
-
-def values(shape):
-    """Values in one sample of ``shape`` (None counted as 1)."""
-    return math.prod(d or 1 for d in shape[1:])

@@ -27,7 +27,6 @@ Example:
 
 import json
 import math
-import os
 import re
 import struct
 import tokenize
