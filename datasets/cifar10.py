@@ -30,7 +30,8 @@ import tarfile
 import numpy as np
 
 from datasets import array_pickle
-from datasets.damaged import archive_errors
+from datasets.damaged import MAX_FILE_BYTES, archive_errors
+from zoo.files import check_regular_file, read_regular
 
 ORIGIN = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
@@ -147,14 +148,14 @@ def _from_binary(read, where):
 
 
 def _folder_reader(folder):
-    def read(name):
-        with open(os.path.join(folder, name), "rb") as f:
-            return f.read()
+    def read(name):  # a regular file of at most a batch's size: never a FIFO, a device or a link to /dev/zero
+        return read_regular(os.path.join(folder, name), _MAX_MEMBER, f"a CIFAR-10 batch ({name})")
     return read
 
 
 def _load_archive(path):
     """Read batches straight out of the tar.gz: no extraction, so no path-traversal risk."""
+    check_regular_file(path, MAX_FILE_BYTES, "a CIFAR-10 archive")
     with archive_errors(path), tarfile.open(path, "r:gz") as tar:
         members = {os.path.basename(m.name): m for m in tar.getmembers() if m.isfile()}
 

@@ -26,6 +26,8 @@ import tarfile
 import zipfile
 import zlib
 
+from zoo.files import open_regular
+
 # What the standard library raises for a damaged zip, tar or gzip (never for a missing file).
 ARCHIVE_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, tarfile.TarError, gzip.BadGzipFile, zlib.error,
                   lzma.LZMAError, EOFError, RuntimeError, NotImplementedError, IndexError, struct.error,
@@ -34,6 +36,7 @@ _FILE_PROBLEMS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADir
 # Zips start with a local header (or, empty, with the end record); a text file that merely *ends*
 # with an end-of-central-directory record is not one.
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+MAX_FILE_BYTES = 64 << 30  # a data file or archive; Kaggle's largest here are a few GB
 
 
 def looks_like_zip(path):
@@ -44,7 +47,7 @@ def looks_like_zip(path):
         >>> looks_like_zip("t.csv")
         False
     """
-    with open(path, "rb") as f:
+    with open_regular(path, MAX_FILE_BYTES, "a data file") as f:  # a FIFO would block, a device never end
         return f.read(4) in ZIP_MAGIC
 
 

@@ -25,10 +25,13 @@ import json
 import logging
 import os
 import re
+import stat
 import zipfile
 
 from datasets.damaged import archive_errors, looks_like_zip
 from zoo.files import atomic_write_json, keras_cache
+
+MAX_IMAGE_BYTES = 1 << 30
 
 logger = logging.getLogger(__name__)
 
@@ -104,9 +107,13 @@ class ScanReport:
 def _unreadable(path):
     """The reason ``path`` cannot be opened (dangling or looping link, no permission), or None."""
     try:
-        os.stat(path)
+        info = os.stat(path)
     except OSError as e:
         return f"unreadable: {e.strerror or e}"
+    if not stat.S_ISREG(info.st_mode):  # a FIFO would block the decoder's open, a device never end
+        return "unreadable: not a regular file"
+    if info.st_size > MAX_IMAGE_BYTES:
+        return f"unreadable: {info.st_size:,} bytes, over {MAX_IMAGE_BYTES:,} (no photograph is that large)"
     return None
 
 

@@ -24,8 +24,80 @@ import contextlib
 import json
 import os
 import secrets
+import stat
 
 TEMPORARY_PREFIX = ".tmp-"
+KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+         (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _judge(path, st, max_bytes, what):
+    """Raise unless ``st`` is a regular file of at most ``max_bytes``; returns its size."""
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((name for test, name in KINDS if test(st.st_mode)), "not a regular file")
+        raise ValueError(f"{path} is {kind}, not a regular file; {what} is read only from a regular file "
+                         "(a pipe or a device would block or never end).")
+    if st.st_size > max_bytes:
+        raise ValueError(f"{path} holds {st.st_size:,} bytes; {what} is at most {max_bytes:,} bytes, "
+                         "so this is not such a file (or it is damaged).")
+    return st.st_size
+
+
+def check_regular_file(path, max_bytes, what="this file"):
+    """Refuse a directory, FIFO, device or socket (symbolic links followed), or a file over ``max_bytes``.
+
+    For files that a library opens itself: call it first. Returns the size.
+    Missing files raise ``FileNotFoundError``; the rest a ``ValueError`` naming the path.
+
+    Example:
+        >>> check_regular_file("/dev/null", 100, "a state file")
+        Traceback (most recent call last):
+        ...
+        ValueError: /dev/null is a character device, not a regular file; a state file is read only from a regular file (a pipe or a device would block or never end).
+    """
+    return _judge(os.fspath(path), os.stat(path), max_bytes, what)
+
+
+@contextlib.contextmanager
+def open_regular(path, max_bytes, what="this file"):
+    """Open ``path`` for binary reading only if it is a regular file of at most ``max_bytes``.
+
+    The file is opened without blocking (a FIFO without a writer would block
+    ``open`` forever) and judged on the open descriptor, so a file swapped
+    after the check is still refused.
+
+    Example:
+        >>> _ = open("notes.bin", "wb").write(b"abc")
+        >>> with open_regular("notes.bin", 10) as f:
+        ...     f.read()
+        b'abc'
+    """
+    path = os.fspath(path)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        _judge(path, os.fstat(fd), max_bytes, what)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        f = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with f:
+        yield f
+
+
+def read_regular(path, max_bytes, what="this file"):
+    """The bytes of ``path``, read only if it is a regular file of at most ``max_bytes`` (see :func:`open_regular`).
+
+    Example:
+        >>> _ = open("notes.bin", "wb").write(b"abc")
+        >>> read_regular("notes.bin", 2, "a notes file")
+        Traceback (most recent call last):
+        ...
+        ValueError: notes.bin holds 3 bytes; a notes file is at most 2 bytes, so this is not such a file (or it is damaged).
+    """
+    with open_regular(path, max_bytes, what) as f:
+        return f.read(max_bytes + 1)[:max_bytes]
 
 
 def keras_home():
@@ -117,6 +189,59 @@ def remove_temporaries(folder):
         with contextlib.suppress(FileNotFoundError):
             os.remove(os.path.join(folder, name))
     return stale
+
+
+def json_depth(text):
+    """Bracket nesting depth of JSON text, counted outside strings (no recursion, no parsing).
+
+    Example:
+        >>> json_depth('{"a": [[1], "]]]"]}')
+        3
+    """
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def read_json(path, max_bytes, what, max_depth=64):
+    """The JSON in ``path``: a regular UTF-8 file of at most ``max_bytes``, nested at most ``max_depth`` deep.
+
+    Every way the file can fail (a FIFO, too large, not UTF-8, not JSON, too
+    deep, a number of over 4300 digits) is one ``ValueError`` naming it.
+
+    Example:
+        >>> _ = open("c.json", "w").write('{"mean": ' + "[" * 100 + "]" * 100 + "}")
+        >>> read_json("c.json", 1000, "a timm config")
+        Traceback (most recent call last):
+        ...
+        ValueError: c.json is not a timm config (JSON nested deeper than 64 levels).
+    """
+    data = read_regular(path, max_bytes, what)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path} is not {what} (not UTF-8 text: {err.reason} at byte {err.start}).") from None
+    if json_depth(text) > max_depth:
+        raise ValueError(f"{path} is not {what} (JSON nested deeper than {max_depth} levels).")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as err:  # not JSON; an integer of more than 4300 digits
+        raise ValueError(f"{path} is not {what} ({type(err).__name__}: {str(err)[:200]}).") from None
 
 
 def atomic_write_json(obj, path):

@@ -24,11 +24,12 @@ import re
 import time
 
 from tests.fuzz import mutate
-from tests.fuzz.runner import GOOD, SEEDS, Runner
+from tests.fuzz.runner import GOOD, SEEDS, SPECIAL_KINDS, Runner, special
 from tests.fuzz.targets import TARGETS
 
 OUTCOMES = ("loaded", "clear error", "unclear exception", "crash", "memory", "timeout")
 CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+SPECIAL_SHARE = 0.03  # inputs that are a FIFO, a link to /dev/zero or /dev/null, a directory, a dangling link
 MAX_CORPUS_FILE = 400_000  # bytes; the corpus stays small (about 2 MB in all)
 
 
@@ -52,6 +53,8 @@ def save_input(folder, target, mutated, data):
 
 def one_input(rng, target):
     mutated = rng.choice(TARGETS[target])
+    if rng.random() < SPECIAL_SHARE:
+        return mutated, special(rng.choice(SPECIAL_KINDS))
     with open(os.path.join(SEEDS, target, mutated), "rb") as f:
         seed = f.read()
     return mutated, mutate.mutate_file(rng, os.path.basename(mutated), seed)

@@ -178,3 +178,7 @@ KNOWN = [
      (CLEAR, "dtype object refused")),
     ("npz: header claims 10**10 elements", "checkpoint", NPZ, _npz_huge_header, (CLEAR, "header declares")),
 ]
+
+from tests.fuzz.known_doors import DOORS  # noqa: E402  (issue 27: timm folders, artifacts, special files, resume)
+
+KNOWN += DOORS

@@ -143,10 +143,107 @@ def _npy_op(rng, data):
     return header.encode("latin-1") + data[end + 1:]
 
 
+_EXTREMES = (-1, 0, 1, 2, 255, -2**31, 2**31 - 1, 2**16, 262_172, -2)
+
+
+def _extreme(rng, value):
+    return rng.choice(_EXTREMES) if rng.random() < 0.8 else value + rng.choice((-1, 1))
+
+
+def _tflite_op(rng, data):
+    """Change the flatbuffer's meaning, not its bytes: an opcode, a tensor index, a shape, an option, a buffer."""
+    from ai_edge_litert import schema_py_generated as schema  # the TFLite schema's object API
+    import flatbuffers
+
+    try:
+        model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
+    except Exception:  # noqa: BLE001  (bytes already damaged: mutate them as bytes)
+        return _bytes_op(rng, data)
+    graph = model.subgraphs[0]
+    choice = rng.randrange(5)
+    if choice == 0:  # an opcode swapped (MEAN -> SPLIT was a SIGSEGV)
+        code = rng.choice(model.operatorCodes)
+        code.builtinCode = code.deprecatedBuiltinCode = rng.randrange(0, 127)
+    elif choice == 1:  # an operator's input or output index
+        op = rng.choice(graph.operators)
+        field = "inputs" if rng.random() < 0.6 or op.outputs is None or not len(op.outputs) else "outputs"
+        seq = [int(v) for v in getattr(op, field)] if getattr(op, field) is not None else []
+        if seq:
+            seq[rng.randrange(len(seq))] = _extreme(rng, seq[0])
+            setattr(op, field, seq)
+    elif choice == 2:  # a tensor's shape or its signature
+        tensor = rng.choice(graph.tensors)
+        if tensor.shape is not None and len(tensor.shape):
+            shape = [int(v) for v in tensor.shape]
+            shape[rng.randrange(len(shape))] = _extreme(rng, shape[0])
+            tensor.shape = shape
+    elif choice == 3:  # an int field of an operator's options (a pool filter of -2**31 was a SIGSEGV)
+        options = rng.choice(graph.operators).builtinOptions
+        fields = [k for k, v in vars(options).items() if isinstance(v, int)] if options is not None else []
+        if fields:
+            key = rng.choice(fields)
+            setattr(options, key, _extreme(rng, getattr(options, key)))
+    else:  # a tensor pointed at another buffer (a conv writing into a constant)
+        rng.choice(graph.tensors).buffer = rng.randrange(len(model.buffers) + 2)
+    builder = flatbuffers.Builder(len(data) + 1024)
+    try:
+        builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    except (TypeError, ValueError, OverflowError):  # a value outside its field's type (an int8 option)
+        return _bytes_op(rng, data)
+    out = bytes(builder.Output())
+    tail = data.find(b"PK\x03\x04")  # the appended metadata zip, kept
+    return out + (data[tail:] if tail > 0 else b"")
+
+
+def _onnx_op(rng, data):
+    """Change the graph: a node's op type or attribute, a declared dimension, an initializer's shape."""
+    import onnx
+
+    try:
+        model = onnx.load_from_string(data)
+    except Exception:  # noqa: BLE001
+        return _bytes_op(rng, data)
+    graph = model.graph
+    choice = rng.randrange(4)
+    if choice == 0 and len(graph.node):
+        node = rng.choice(graph.node)
+        node.op_type = rng.choice([n.op_type for n in graph.node] + ["Split", "Slice", "Gather", "Reshape"])
+    elif choice == 1:
+        ints = [(a, i) for n in graph.node for a in n.attribute for i in range(len(a.ints))]
+        if ints:
+            attribute, i = rng.choice(ints)
+            attribute.ints[i] = _extreme(rng, attribute.ints[i])
+    elif choice == 2:
+        value = rng.choice(list(graph.input) + list(graph.output))
+        dims = value.type.tensor_type.shape.dim
+        if len(dims):
+            dims[rng.randrange(len(dims))].dim_value = abs(_extreme(rng, 3))
+    elif len(graph.initializer):
+        tensor = rng.choice(graph.initializer)
+        if len(tensor.dims):
+            tensor.dims[rng.randrange(len(tensor.dims))] = _extreme(rng, tensor.dims[0])
+    return model.SerializeToString()
+
+
+def _safetensors_op(rng, data):
+    """Change the JSON header (dtypes, shapes, offsets, names) and keep or fix its length field."""
+    n = int.from_bytes(data[:8], "little")
+    if not 0 < n <= len(data) - 8:
+        return _bytes_op(rng, data)
+    header = _json_op(rng, data[8:8 + n])
+    return len(header).to_bytes(8, "little") + header + data[8 + n:]
+
+
 def for_name(name):
     """The format-aware mutation for a file or archive member called ``name``."""
     if name.endswith((".json",)):
         return _json_op
+    if name.endswith(".tflite"):
+        return _tflite_op
+    if name.endswith(".onnx"):
+        return _onnx_op
+    if name.endswith(".safetensors"):
+        return _safetensors_op
     if name.endswith((".csv",)):
         return _text_op
     if name.endswith(".npy"):

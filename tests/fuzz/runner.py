@@ -30,12 +30,35 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 SEEDS = os.path.join(HERE, "seeds")
 GOOD = ("loaded", "clear error")
-DEADLINE_S = {"checkpoint": 120}  # seconds per input; generous, as the machine is shared and the run niced
+DEADLINE_S = {"checkpoint": 120, "timm_folder": 120, "artifact": 120}  # seconds per input; generous, as the machine is shared and the run niced
 
 
 def _vm_size():
     with open("/proc/self/status") as f:
         return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize"))
+
+
+SPECIAL = b"\x00fuzz-special:"  # an input standing for a special file, not for bytes
+SPECIAL_KINDS = ("fifo", "dev-zero", "dev-null", "directory", "dangling")
+
+
+def special(kind):
+    """The input that ``seed_tree`` turns into a special file of ``kind`` (one of :data:`SPECIAL_KINDS`)."""
+    return SPECIAL + kind.encode()
+
+
+def _place(path, data):
+    """Write ``data`` at ``path``, or make the special file it stands for."""
+    kind = data[len(SPECIAL):].decode() if data.startswith(SPECIAL) else None
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind in ("dev-zero", "dev-null", "dangling"):
+        os.symlink({"dev-zero": "/dev/zero", "dev-null": "/dev/null"}.get(kind, path + ".gone"), path)
+    elif kind == "directory":
+        os.mkdir(path)
+    else:
+        with open(path, "wb") as f:
+            f.write(data)
 
 
 def seed_tree(target, mutated, data):
@@ -45,8 +68,8 @@ def seed_tree(target, mutated, data):
     root = tempfile.mkdtemp(prefix=f"fuzz-{target}-")
     tree = os.path.join(root, "in")
     shutil.copytree(os.path.join(SEEDS, target), tree)
-    with open(os.path.join(tree, mutated), "wb") as f:
-        f.write(data)
+    os.remove(os.path.join(tree, mutated))
+    _place(os.path.join(tree, mutated), data)
     return root, tree
 
 

@@ -12,7 +12,13 @@
 * ``keras_file/model.keras`` (+ ``model.classes.json``): a small model saved by ``transfer.save_model``;
 * ``predict_image/images/``: PNG, JPEG, GIF and BMP files for ``transfer.predict_files``;
 * ``checkpoint/run/``: the folder of a ``transfer.fine_tune`` run interrupted after its second epoch
-  (``state.json`` and ``resume-0004.npz``).
+  (``state.json`` and ``resume-0004.npz``);
+* ``timm_folder/mobilenetv3_small_050.seed/``: a timm checkpoint (``config.json``,
+  ``model.safetensors.index.json``, ``model.safetensors`` in float16) written by keras-hub's converter table;
+* ``artifact/``: the tiny model exported by ``transfer.export`` as ``model.onnx`` and ``model.tflite``, and
+  ``images/0.png`` to classify with them.
+
+``python -m tests.fuzz.seeds timm_folder artifact`` rewrites only the seeds named.
 """
 
 import io
@@ -137,13 +143,53 @@ def models(out):
     os.remove(os.path.join(folder, "best.keras"))  # a resume does not read it; the seeds stay small
 
 
-def main():
+def timm_folder(out):
+    """The smallest architecture keras-hub's timm converters build (0.28 M weights), in float16 (0.6 MB)."""
+    import json
+
+    from keras_hub.src.utils.timm.preset_loader import TimmPresetLoader  # keras-hub's converter table
+    from safetensors.numpy import save_file
+
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    from hub_fixtures import write_timm_folder
+
+    arch = "mobilenetv3_small_050"
+    converter = TimmPresetLoader("", {"architecture": arch}).converter
+    raw = converter.backbone_cls(**converter.convert_backbone_config({"architecture": arch}))
+    folder = write_timm_folder(os.path.join(out, "timm_folder", f"{arch}.seed"), raw, arch,
+                               (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), input_size=32)
+    from safetensors.numpy import load_file
+
+    tensors = {k: v.astype(np.float16) for k, v in load_file(os.path.join(folder, "model.safetensors")).items()}
+    save_file(tensors, os.path.join(folder, "model.safetensors"))
+    with open(os.path.join(folder, "model.safetensors.index.json"), "w") as f:
+        json.dump({"metadata": {"total_size": 2 * sum(v.size for v in tensors.values())},
+                   "weight_map": {k: "model.safetensors" for k in sorted(tensors)}}, f)
+
+
+def artifact(out):
+    """The tiny model exported to ONNX and LiteRT by ``transfer.export``, and one image to classify."""
+    import transfer
+
+    folder = os.path.join(out, "artifact")
+    os.makedirs(os.path.join(folder, "images"), exist_ok=True)
+    keras_path = transfer.save_model(tiny_model(), os.path.join(folder, "tiny.keras"), ["a", "b", "c"])
+    gray = np.asarray(Image.fromarray(_photos(16)[0]).convert("L"))
+    _write(os.path.join(folder, "images", "0.png"), _encode(gray, "PNG"))
+    for name, fmt in (("model.onnx", "onnx"), ("model.tflite", "litert")):
+        transfer.export(keras_path, os.path.join(folder, name), format=fmt, speed=False)
+    os.remove(keras_path)
+
+
+WRITERS = {"cifar": cifar, "keypoints": keypoints, "images": images, "models": models,
+           "timm_folder": timm_folder, "artifact": artifact}
+
+
+def main(names=None):
     os.chdir(ROOT)
-    cifar(SEEDS)
-    keypoints(SEEDS)
-    images(SEEDS)
-    models(SEEDS)
+    for name in names or WRITERS:
+        WRITERS[name](SEEDS)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

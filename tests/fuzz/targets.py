@@ -11,6 +11,7 @@ an *unclear exception*. Memory, crashes and timeouts are seen by the parent
 import os
 import pickle
 
+TIMM = "mobilenetv3_small_050.seed"  # the timm checkpoint folder inside the timm_folder seed
 # target -> (the seed's folder under tests/fuzz/seeds, the files a mutation may change)
 TARGETS = {
     "cifar_batch": ["cifar-10-batches-py/test_batch", "cifar-10-batches-py/data_batch_1"],
@@ -23,6 +24,8 @@ TARGETS = {
     "keras_file": ["model.keras", "model.classes.json"],
     "predict_image": ["images/0.jpg", "images/1.png", "images/2.gif", "images/3.bmp"],
     "checkpoint": ["run/state.json", "run/resume-0004.npz"],
+    "timm_folder": [f"{TIMM}/config.json", f"{TIMM}/model.safetensors", f"{TIMM}/model.safetensors.index.json"],
+    "artifact": ["model.tflite", "model.onnx"],
 }
 CLEAR_TYPES = (ValueError, OSError, pickle.UnpicklingError)
 _MODELS = {}
@@ -102,10 +105,28 @@ def _checkpoint(root):
     transfer.fine_tune(tiny_model(), train, val, resume=True, **fine_tune_options(os.path.join(root, "run")))
 
 
+def _timm_folder(root, mutated):
+    import transfer
+
+    base = transfer.load_backbone(os.path.join(root, TIMM))
+    return f"{base.name}: {base.count_params()} weights"
+
+
+def _artifact(root, mutated):
+    """``transfer.predict_files`` with the mutated artifact's path (load_model's checks, then the runtime)."""
+    import transfer
+
+    result = transfer.predict_files(os.path.join(root, mutated), [os.path.join(root, "images")], top=2)
+    assert len(result) + len(result.skipped) == 1
+    return "; ".join(why for _, why in result.skipped)
+
+
 RUN = {"cifar_batch": _cifar_batch, "cifar_archive": _cifar_archive,
        "keypoints_csv": _keypoints("training.csv"), "keypoints_zip": _keypoints("training.zip"),
        "dogs_folder": _dogs(""), "dogs_zip": _dogs("train.zip"), "keras_file": _keras_file,
-       "predict_image": _predict_image, "checkpoint": _checkpoint}
+       "predict_image": _predict_image, "checkpoint": _checkpoint, "timm_folder": _timm_folder,
+       "artifact": _artifact}
+WITH_MUTATED = {"timm_folder", "artifact"}  # targets told which file changed
 
 
 def classify(error, root, mutated):
@@ -122,7 +143,7 @@ def classify(error, root, mutated):
 def run(target, root, mutated):
     """Run ``target`` on ``root``; ``(outcome, detail)``."""
     try:
-        detail = RUN[target](root)
+        detail = RUN[target](root, mutated) if target in WITH_MUTATED else RUN[target](root)
     except BaseException as e:  # noqa: BLE001  (KeyboardInterrupt and SystemExit are findings too)
         if isinstance(e, KeyboardInterrupt):
             raise

@@ -31,9 +31,12 @@ import zipfile
 
 import numpy as np
 
+from transfer.serving.artifact_checks import check_declared, checked_size, trial_run
+
 METADATA_KEY = "transfer_metadata"  # the SavedModel endpoint and the ONNX metadata key
 LITERT_METADATA_FILE = "transfer.json"  # the associated file inside a .tflite
 EXPORT_EXTRA = 'pip install -e ".[export]"'
+MAX_METADATA_BYTES = 16 << 20  # class names of a million classes fit
 
 
 def artifact_format(path):
@@ -107,8 +110,17 @@ class Artifact:
                              f"Received: x.shape={x.shape}")
         if len(x) == 0:
             return np.zeros((0,) + tuple(self.output_shape[1:]), "float32")
-        outs = [self._run(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
-        return np.concatenate(outs).astype("float32", copy=False)
+        try:
+            outs = [self._run(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+        except Exception as err:  # noqa: BLE001  (each runtime raises its own types: RuntimeError, Fail, OpError)
+            message = str(err).strip().splitlines()
+            raise ValueError(f"{self.path}: the {self.format} runtime failed on a batch of shape {x.shape} "
+                             f"({type(err).__name__}: {message[-1][:300] if message else ''}).") from err
+        out = np.concatenate(outs)
+        if out.ndim != 2 or out.shape[1] != self.output_shape[1]:
+            raise ValueError(f"{self.path}: declares outputs of shape {self.output_shape} but returned "
+                             f"{out.shape}; the file is damaged.")
+        return out.astype("float32", copy=False)
 
     def _run(self, batch):
         raise NotImplementedError
@@ -144,6 +156,7 @@ class OnnxArtifact(Artifact):
 
     def __init__(self, path):
         ort = require("onnxruntime", "Running an ONNX model")
+        require("onnx", "Checking an ONNX model")
         self.session = ort.InferenceSession(os.fspath(path), providers=["CPUExecutionProvider"])
         props = self.session.get_modelmeta().custom_metadata_map
         metadata = json.loads(props[METADATA_KEY]) if METADATA_KEY in props else None
@@ -197,6 +210,9 @@ def read_litert_metadata(path):
     with zipfile.ZipFile(path) as archive:
         if LITERT_METADATA_FILE not in archive.namelist():
             return None
+        size = archive.getinfo(LITERT_METADATA_FILE).file_size
+        if size > MAX_METADATA_BYTES:
+            raise ValueError(f"{path}: its {LITERT_METADATA_FILE} declares {size:,} bytes; metadata is far smaller.")
         return json.loads(archive.read(LITERT_METADATA_FILE).decode("utf-8"))
 
 
@@ -218,10 +234,24 @@ def load_artifact(path):
     if fmt is None:
         raise ValueError(f"{path} is not an exported model: expected a SavedModel folder (with saved_model.pb), "
                          f"a .onnx or a .tflite file. Received: {path!r}")
+    if fmt != "tf_saved_model":
+        checked_size(path, fmt)  # a FIFO would block the runtime's open, a device never end
     try:
-        return RUNNERS[fmt](path)
+        artifact = _open(fmt, path)
     except (ImportError, FileNotFoundError):
         raise
     except Exception as err:  # each runtime fails a corrupt file its own way; name the file
         raise ValueError(f"Cannot load {path} as a {fmt} model ({type(err).__name__}: "
                          f"{str(err).splitlines()[0] if str(err) else ''}).") from err
+    check_declared(path, artifact.input_shape, artifact.output_shape, artifact.metadata or None)
+    if fmt != "tf_saved_model":  # a native runtime that a damaged graph can crash: tried where a crash is contained
+        trial_run(path, fmt, artifact.input_shape)
+    return artifact
+
+
+def _open(fmt, path):
+    """The runtime's object for ``path``; its metadata must parse (errors become the caller's ValueError)."""
+    artifact = RUNNERS[fmt](path)
+    if artifact.metadata is not None and not isinstance(artifact.metadata, dict):
+        raise TypeError(f"metadata must be a JSON object, not {type(artifact.metadata).__name__}")
+    return artifact

@@ -3,6 +3,9 @@
 import os
 
 import numpy as np
+from zoo.files import check_regular_file
+
+MAX_IMAGE_BYTES = 1 << 30
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
@@ -39,6 +42,7 @@ def read_image(file, channels, size=None):
     from PIL import Image
 
     mode = _image_mode(channels)
+    check_regular_file(file, MAX_IMAGE_BYTES, "an image")  # a FIFO would block Pillow's open
     with Image.open(file) as img:
         img = img.convert(mode)
         h, w = size if size is not None else (None, None)

@@ -10,7 +10,7 @@ import os
 import zipfile
 
 import keras
-from zoo.files import atomic_write_json
+from zoo.files import atomic_write_json, check_regular_file, read_regular
 
 from transfer.sources import preprocessing  # noqa: F401  (registers ImagePreprocessing for loading)
 from transfer.training import optimizers  # noqa: F401  (registers DiscriminativeOptimizer and its schedule)
@@ -18,6 +18,9 @@ from transfer.serving.artifacts import artifact_format, load_artifact
 from transfer.training.atomic import atomic_save
 from transfer.model.backbone import TransferModel, head_kind
 from transfer.serving.safe_load import check_keras_config, keras_load_error
+
+MAX_KERAS_BYTES = 64 << 30  # VGG-16 with its optimizer is about 1.6 GB
+MAX_NAMES_BYTES = 16 << 20  # the names of a million classes
 
 
 def class_names_path(model_path):
@@ -85,8 +88,9 @@ def save_model(model, path, class_names=None):
 
 def _load_keras_file(path):
     """``keras.saving.load_model`` with its failures as one-line errors that name ``path``."""
-    if not os.path.isfile(path):
+    if not os.path.lexists(path):
         raise FileNotFoundError(f"No model file at {path!r}.")
+    check_regular_file(path, MAX_KERAS_BYTES, "a .keras model file")  # a FIFO would block, a device never end
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path} is not a complete .keras file: a .keras file is a zip archive, and this one "
                          f"({os.path.getsize(path)} bytes) is truncated or corrupt. Save the model again.")
@@ -114,8 +118,7 @@ def _load_keras_file(path):
 
 def _read_class_names(names_file, units):
     try:
-        with open(names_file, encoding="utf-8") as f:
-            names = json.load(f)
+        names = json.loads(read_regular(names_file, MAX_NAMES_BYTES, "a class names file").decode("utf-8"))
     except json.JSONDecodeError as err:
         raise ValueError(f"{names_file}, line {err.lineno}: not a JSON list of class names ({err.msg}).") from err
     except UnicodeDecodeError as err:

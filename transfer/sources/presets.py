@@ -17,6 +17,7 @@ import socket
 from urllib.parse import urlparse
 
 from zoo.models import keras_hub as records
+from transfer.sources.folder_checks import check_preset_folder
 from zoo.weights import WeightsUnavailableError
 
 PROBE_SECONDS = 3.0  # one connection attempt; keras-hub's own retries take about 23 s offline
@@ -48,9 +49,12 @@ def _from_hf_cache(source):
 
     repo = source[len("hf://"):]
     try:
-        return huggingface_hub.snapshot_download(repo, local_files_only=True)
+        folder = huggingface_hub.snapshot_download(repo, local_files_only=True)
     except Exception:  # not cached (huggingface_hub raises its own LocalEntryNotFoundError)
-        pass
+        folder = None
+    if folder is not None:
+        check_preset_folder(folder)
+        return folder
     cache = huggingface_hub.constants.HF_HUB_CACHE
     remedy = (f"Fill the cache where there is a network (huggingface_hub.snapshot_download({repo!r}), "
               "cache folder set by HF_HOME or HF_HUB_CACHE) and set HF_HUB_OFFLINE=1 here.")
@@ -71,6 +75,7 @@ def _from_kaggle_cache(source, handle):
     cache = kagglehub.config.get_cache_folder()
     folder = os.path.join(cache, "models", owner, model, framework, variation, *version)
     if os.path.isfile(os.path.join(folder, "config.json")):
+        check_preset_folder(folder)
         return folder
     endpoint = os.environ.get("KAGGLE_API_ENDPOINT", kagglehub.config.DEFAULT_KAGGLE_API_ENDPOINT)
     if not _reachable(endpoint):
@@ -84,11 +89,17 @@ def _from_kaggle_cache(source, handle):
 def resolve_preset(source):
     """Where keras-hub reads ``source`` from: a local folder when one exists, else the handle (network checked).
 
+    A local folder (given, or found in a cache) is checked first
+    (:func:`~transfer.sources.folder_checks.check_preset_folder`): its
+    ``config.json``, index and safetensors headers, and every tensor keras-hub
+    will read, so a damaged or hostile folder is refused before anything loads.
+
     Example:
         >>> resolve_preset(tmp) == tmp   # a local folder is its own answer
         True
     """
     if os.path.isdir(source):
+        check_preset_folder(source)
         return source
     if source.startswith("hf://"):
         return _from_hf_cache(source)

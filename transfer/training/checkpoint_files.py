@@ -27,7 +27,6 @@ Example:
 
 import json
 import math
-import os
 import re
 import struct
 import tokenize
@@ -35,12 +34,18 @@ import zipfile
 import zlib
 
 import numpy as np
+from zoo.files import check_regular_file, read_regular
 
 GROUPS = ("model", "optimizer", "early_stopping", "ema")
 _RESUME_NAME = re.compile(r"resume-\d{4,9}\.npz")
 _ARRAY_KEY = re.compile(rf"({'|'.join(GROUPS)})/(\d{{1,6}})")
 _MAX_COUNT = 10**7  # epochs, saves: a bound no real run reaches, far below what would overflow anything
 _MAX_DEPTH = 32
+# A loss or metric beyond this is no training's; and 2**63 or 10**30 fail inside fit as a tensor (an int64
+# overflow), naming no file.
+_MAX_METRIC = 1e15
+MAX_STATE_BYTES = 16 << 20  # a state.json is a few KB; its history grows by a few numbers an epoch
+MAX_NPZ_BYTES = 64 << 30  # the weights, optimizer slots and EarlyStopping state of a large model
 _COUNTERS = ("wait", "best", "best_epoch", "stopped_epoch")
 # What zipfile / numpy raise for a damaged .npz (OSError: a bad offset; the file itself was found).
 _DAMAGED = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError,
@@ -54,6 +59,18 @@ def _int(value):
 
 def _number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _metric(value):
+    """A monitored value as training records it: a float within +-1e15, or Keras's starting +-inf (never nan)."""
+    if not _number(value):
+        return False
+    return abs(value) <= _MAX_METRIC or (isinstance(value, float) and math.isinf(value))
+
+
+def _counter(key, value):
+    """An EarlyStopping field in the range training gives it (``best`` a metric, the rest epoch counts)."""
+    return value is None or (_metric(value) if key == "best" else _int(value))
 
 
 def _depth(value):
@@ -80,7 +97,7 @@ def _problems(state, fields):
         "epoch_in_phase": _int(state["epoch_in_phase"]),
         "phase1_epochs": _int(state["phase1_epochs"]),
         "saves": _int(state["saves"]),
-        "best": state["best"] is None or _number(state["best"]),
+        "best": state["best"] is None or _metric(state["best"]),
         "run": isinstance(state["run"], dict) and _depth(state["run"]) <= _MAX_DEPTH,
         "resume_file": isinstance(state["resume_file"], str) and bool(_RESUME_NAME.fullmatch(state["resume_file"])),
         "history": isinstance(state["history"], dict) and all(
@@ -88,7 +105,7 @@ def _problems(state, fields):
             for k, v in state["history"].items()),
         "early_stopping": state["early_stopping"] is None or (
             isinstance(state["early_stopping"], dict) and set(state["early_stopping"]) <= set(_COUNTERS)
-            and all(v is None or _number(v) for v in state["early_stopping"].values())),
+            and all(_counter(k, v) for k, v in state["early_stopping"].items())),
     }
     bad = [f"{key}={state[key]!r:.80}" for key, ok in checks.items() if not ok]
     if not bad:
@@ -112,8 +129,7 @@ def read_state_file(path, fmt, fields=None):
         FileNotFoundError: [Errno 2] No such file or directory: 'missing/state.json'
     """
     try:
-        with open(path, encoding="utf-8") as f:
-            state = json.load(f)
+        state = json.loads(read_regular(path, MAX_STATE_BYTES, "a run state").decode("utf-8"))
     except ValueError as err:  # not UTF-8, not JSON, an integer of more than 4300 digits
         raise ValueError(f"{path} is not a run state written by transfer.fine_tune ({str(err)[:200]}).") from None
     except RecursionError:
@@ -159,7 +175,7 @@ def load_arrays(path):
         ...
         ValueError: resume-0001.npz: the arrays of model must be numbered 0 to 1; found [0, 7].
     """
-    size = os.path.getsize(path)
+    size = check_regular_file(path, MAX_NPZ_BYTES, "a resume file")  # a FIFO would block, /dev/zero never end
     try:
         with zipfile.ZipFile(path) as zf:
             found = {}
