@@ -24,6 +24,7 @@ import math
 import zipfile
 
 import numpy as np
+from zoo.files import json_depth
 
 _MAX_CONFIG = 64 << 20  # bytes of config.json; a real one is a few hundred kB
 _MAX_DEPTH = 200
@@ -34,28 +35,6 @@ _SIZE_KEYS = {"batch_shape", "batch_input_shape", "shape", "units", "filters", "
               "strides", "dilation_rate", "target_shape", "size", "depth_multiplier", "input_dim", "output_dim",
               "num_heads", "key_dim", "value_dim", "cropping", "padding", "groups", "input_shape"}
 _INPUT_KEYS = ("batch_shape", "batch_input_shape", "input_shape")
-
-
-def _json_depth(text):
-    """Bracket nesting depth of JSON text, counted outside strings (no recursion, no parsing)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-    return deepest
 
 
 def _sizes(config):
@@ -117,7 +96,7 @@ def check_keras_config(path):
         if info.file_size > _MAX_CONFIG:
             raise ValueError(f"{path}: its config.json declares {info.file_size} bytes; a model's is far smaller.")
         text = zf.read(info).decode("utf-8")
-    if _json_depth(text) > _MAX_DEPTH:
+    if json_depth(text) > _MAX_DEPTH:
         raise ValueError(f"{path}: its config.json nests deeper than {_MAX_DEPTH} levels; "
                          "not a model saved by Keras.")
     config = json.loads(text)
