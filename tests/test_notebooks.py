@@ -97,8 +97,16 @@ def _check_08(results, text):
     assert "largest error over all checks" in text
 
 
+def _check_09(results, text):
+    assert results["backbone_parameters"] > 3_000_000  # EfficientNet-Lite0's real ImageNet weights
+    assert results["lr_suggestion"] is None or 1e-7 <= results["lr_suggestion"] <= 10
+    for key in ("frozen_features_test_accuracy", "fine_tuned_test_accuracy", "test_accuracy_tta_flip"):
+        assert 0.6 < results[key] <= 1.0, (key, results[key])  # faces against other patches: chance is 0.5
+    assert "suggestion=" in text
+
+
 CHECKS = {"01": _check_01, "02": _check_02, "03": _check_03, "04": _check_04,
-          "05": _check_05, "06": _check_06, "07": _check_07, "08": _check_08}
+          "05": _check_05, "06": _check_06, "07": _check_07, "08": _check_08, "09": _check_09}
 
 
 def test_all_notebooks_are_covered():

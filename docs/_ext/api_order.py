@@ -8,15 +8,15 @@ the functions of its module), an unlisted class after the listed classes.
 
 # Per package (or documented submodule): its functions in the order a user meets them.
 ENTRY_POINTS = {
-    "transfer": ["load_backbone", "attach_head", "fine_tune", "freeze", "unfreeze", "trainable_report",
-                 "extract_features", "save_model", "load_model", "predict_files", "export", "head_on_features",
-                 "combine", "load_artifact"],
+    "transfer": ["load_backbone", "attach_head", "fine_tune", "lr_find", "evaluate", "predict_tta", "freeze",
+                 "unfreeze", "trainable_report", "extract_features", "save_model", "load_model", "predict_files",
+                 "export", "head_on_features", "combine", "load_artifact"],
     "zoo": ["list_models", "create_model", "summary", "receptive_field", "conv_output_size", "conv_params",
             "default_input_shape", "min_input_size", "get_arch", "list_configs", "get_builder",
             "register_model", "register_config", "unregister"],
     "datasets": ["augment_from_idg"],
-    "viz": ["plot_history", "join_histories", "plot_augmentation_grid", "plot_keypoints", "plot_confusion_matrix",
-            "plot_filters", "plot_feature_maps", "conv_layer_names", "grad_cam", "plot_grad_cam"],
+    "viz": ["plot_history", "join_histories", "plot_lr_find", "plot_augmentation_grid", "plot_keypoints",
+            "plot_confusion_matrix", "plot_filters", "plot_feature_maps", "conv_layer_names", "grad_cam", "plot_grad_cam"],
     "datasets.cifar10": ["load", "pipelines"],
     "datasets.digits": ["load_canvases", "few_shot_split", "load_small"],
     "datasets.dogs_vs_cats": ["load", "load_test", "write_submission", "scan"],
@@ -39,10 +39,12 @@ START_HERE = {
 
 # Per package: its classes, the ones a user holds first at the top.
 CLASSES = {
-    "transfer": ["Backbone", "TransferModel", "Recipe", "FineTuneHistory", "TrainableReport", "DiscriminativeOptimizer",
-                 "ImagePreprocessing", "ResumableCheckpoint", "RunState"],
-    "zoo": ["Report", "LayerRow", "ArchConfig", "WeightFiles", "WeightsUnavailableError"],
-    "datasets": ["Augment", "KeypointAugment"],
+    "transfer": ["Backbone", "TransferModel", "Recipe", "FineTuneHistory", "LRFinderResult", "TTAModel",
+                 "TrainableReport", "DiscriminativeOptimizer", "ImagePreprocessing", "ResumableCheckpoint", "RunState"],
+    "zoo": ["Report", "LayerRow", "ArchConfig", "WeightSet", "WeightFiles", "KerasApp", "HubBackbone",
+            "WeightsUnavailableError"],
+    "datasets": ["Augment", "KeypointAugment", "PolicyAugment", "RandomResizedCrop", "TrivialAugment", "RandAugment",
+                 "RandomErasing"],
 }
 
 # The other functions are grouped by the module that defines them: a module that defines an entry point
