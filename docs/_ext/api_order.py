@@ -16,7 +16,8 @@ ENTRY_POINTS = {
             "register_model", "register_config", "unregister"],
     "datasets": ["augment_from_idg"],
     "viz": ["plot_history", "join_histories", "plot_lr_find", "plot_augmentation_grid", "plot_keypoints",
-            "plot_confusion_matrix", "plot_filters", "plot_feature_maps", "conv_layer_names", "grad_cam", "plot_grad_cam"],
+            "plot_confusion_matrix", "plot_filters", "plot_feature_maps", "conv_layer_names", "grad_cam",
+            "plot_grad_cam"],
     "datasets.cifar10": ["load", "pipelines"],
     "datasets.digits": ["load_canvases", "few_shot_split", "load_small"],
     "datasets.dogs_vs_cats": ["load", "load_test", "write_submission", "scan"],
@@ -52,7 +53,8 @@ CLASSES = {
 MODULES = {
     "zoo": ["zoo.models.classic", "zoo.models.resnet", "zoo.models.cifar_resnet", "zoo.models.tutorial",
             "zoo.blocks"],
-    "transfer": ["transfer.model.backbone", "transfer.training.optimizers", "transfer.model.groups", "transfer.training.checkpoint",
+    "transfer": ["transfer.model.backbone", "transfer.training.optimizers", "transfer.model.groups",
+                 "transfer.training.checkpoint",
                  "transfer.training.distributed"],
 }
 
