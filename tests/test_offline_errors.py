@@ -48,7 +48,7 @@ def test_zoo_imagenet_weights_name_file_folder_and_weights_argument(offline):
         zoo.create_model("resnet50", weights="imagenet", include_top=False, input_shape=(64, 64, 3))
     message = _one_error(err.value)
     fname = "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
-    assert f"Put {fname} in {os.path.join(str(offline), 'models')}" in message
+    assert f"Put the file at {os.path.join(str(offline), 'models', fname)} " in message
     assert f"weights='/path/to/{fname}'" in message and "https://storage.googleapis.com/" in message
     assert isinstance(err.value, OSError)
 

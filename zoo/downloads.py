@@ -55,4 +55,5 @@ def get_file(fname, origin, cache_subdir, what, instead, file_hash=None, error=D
     except Exception as err:  # get_file raises a bare Exception on network failures
         reason = _reason(err)
     raise error(f"{what} is not in the Keras cache and could not be downloaded from {origin} ({reason}). "
-                f"Put {fname} in {folder}{os.sep} (it is used from there without a network), or {instead}.")
+                f"Put the file at {os.path.join(folder, fname)} (it is used from there without a network), "
+                f"or {instead}.")
