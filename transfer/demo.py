@@ -34,7 +34,8 @@ from zoo.files import atomic_path
 from zoo.graph import all_layers
 
 BACKBONE = "resnet20"
-SHOTS = 3
+SHOTS = 5
+SEEDS = (0, 1, 2)
 COPIES = 2  # pre-training sees each 0-4 training digit at this many random places
 PRETRAIN_BATCH = 64
 EPOCHS = (6, 15)  # pre-training epochs, epochs per fine-tuning phase (scratch and frozen features: twice that)
@@ -205,7 +206,7 @@ def one_seed(x, y, weights, backbone_name, shots, seed, epochs, out, runs, verbo
     return scores, h_scratch, result, model, len(yte)
 
 
-def run(out="transfer_demo", quick=False, seeds=(0, 1), shots=SHOTS, backbone=BACKBONE, verbose=0, watch=None,
+def run(out="transfer_demo", quick=False, seeds=SEEDS, shots=SHOTS, backbone=BACKBONE, verbose=0, watch=None,
         on_run=None):
     """Run the whole demo; return a dict of the figures, the training runs, file paths and seconds taken.
 
@@ -261,10 +262,12 @@ def _write_files(out, report, x, y, pre_hist, h_scratch, result, model):
     paths["pretrain curves"] = os.path.join(out, "pretrain_curves.png")
     plot_history(pre_hist, title=f"{backbone}: pre-training on digits 0-4", path=paths["pretrain curves"])
     paths["scratch curves"] = os.path.join(out, "scratch_curves.png")
-    plot_history(h_scratch, title=f"from scratch on digits 5-9, {shots} per class", path=paths["scratch curves"])
+    seed = report["seeds"][-1]  # the curves are the last seed's
+    plot_history(h_scratch, title=f"from scratch on digits 5-9, {shots} per class, seed {seed}",
+                 path=paths["scratch curves"])
     paths["fine-tune curves"] = os.path.join(out, "finetune_curves.png")
     plot_history(result.history, phase_boundaries=result.phase_boundaries, path=paths["fine-tune curves"],
-                 title="fine-tuning on digits 5-9 (dashed: backbone unfrozen)")
+                 title=f"fine-tuning on digits 5-9, seed {seed} (dashed: backbone unfrozen)")
     paths["model"] = transfer.save_model(model, os.path.join(out, "digits5-9.keras"),
                                          class_names=[str(c) for c in range(5, 10)])
     paths["samples"] = _write_samples(x, y, os.path.join(out, "samples"))
@@ -304,12 +307,13 @@ def _write_samples(x, y, folder):
 
 def table(report):
     """The comparison as text: method, mean test accuracy ± std over seeds, per-seed values."""
+    several = len(report["per_seed"]) > 1  # one seed has no spread to show
     lines = [f"handwritten digits (8x8 upsampled to {digits.DIGIT}x{digits.DIGIT}) at random places on a blank "
              f"{digits.CANVAS}x{digits.CANVAS} canvas; learned 0-4, transfer to 5-9",
              f"held-out digits 5-9 ({report['n_test']} test images), {report['shots']} labelled per class, "
              f"backbone {report['backbone']}, seeds {report['seeds']}",
-             f"{'method':<26}{'accuracy':>10}{'± sd':>8}   per seed"]
+             f"{'method':<26}{'accuracy':>10}" + (f"{'± sd':>8}   per seed" if several else "")]
     for m, mean in report["mean"].items():
         per = ", ".join(f"{s[m]:.3f}" for s in report["per_seed"])
-        lines.append(f"{m:<26}{mean:>10.3f}{report['std'][m]:>8.3f}   {per}")
+        lines.append(f"{m:<26}{mean:>10.3f}" + (f"{report['std'][m]:>8.3f}   {per}" if several else ""))
     return "\n".join(lines)

@@ -18,7 +18,7 @@ import sys
 import keras
 
 import zoo
-from zoo import figures
+from zoo import checks, figures
 from zoo.inspection import si_units
 
 EPILOG = """examples:
@@ -209,13 +209,34 @@ def _list(args):
     return 0
 
 
+def known_name(name):
+    """``name`` if it has a record; else a ValueError pointing to the commands that list the names.
+
+    Example:
+        >>> known_name("resnet2")
+        Traceback (most recent call last):
+        ...
+        ValueError: Unknown model 'resnet2'. Did you mean ...? `zoo list` shows the zoo's ... models; ...
+    """
+    try:
+        zoo.get_arch(name)
+    except ValueError:
+        raise ValueError(
+            f"Unknown model {name!r}.{checks.close_matches(name, zoo.list_configs())} `zoo list` shows the "
+            f"zoo's {len(zoo.list_models())} models; `transfer backbones` lists all {len(zoo.list_configs())} "
+            f"names, keras.applications' included. Received: {name!r}") from None
+    return name
+
+
 def _summary(args):
+    known_name(args.name)
     kwargs = {key: value for key, value in (("input_shape", args.input_shape), ("classes", args.classes)) if value}
     print(zoo.summary(zoo.create_model(args.name, **kwargs)))
     return 0
 
 
 def _card(args):
+    known_name(args.name)
     print(card_text(*measure(args.name)))
     return 0
 
