@@ -27,7 +27,7 @@ def test_help_lists_commands():
 
 def test_demo_quick_then_predict(tmp_path):
     out = tmp_path / "demo"
-    proc = _run("demo", "--quick", "--output", str(out))
+    proc = _run("demo", "--quick", "--output", str(out), timeout=900)  # a ceiling for busy machines, not a timing
     assert proc.returncode == 0, proc.stderr[-3000:]
     # one screen: no TensorFlow start-up line, no retracing warning (progress bars go to a terminal only)
     assert proc.stderr == "", proc.stderr[-3000:]
