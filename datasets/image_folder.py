@@ -15,8 +15,8 @@ Example:
     ...         Image.fromarray(np.full((20, 30, 3), value + i, "uint8")).save(f"shades/{name}/{i}.png")
     >>> train, val, report = load("shades", (16, 16), batch_size=4, validation_split=1 / 3,
     ...                           decoded_cache="memory", return_report=True, progress=False)
-    >>> report.kept_by_class, [tuple(y.numpy()) for _, y in val]
-    ({'dark': 3, 'light': 3}, [(0, 1)])
+    >>> report.kept_by_class, [y.numpy().tolist() for _, y in val]
+    ({'dark': 3, 'light': 3}, [[0, 1]])
 """
 
 import os

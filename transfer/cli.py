@@ -54,7 +54,7 @@ def check_backbone(name):
         >>> check_backbone("resnet2")
         Traceback (most recent call last):
         ...
-        ValueError: Unknown backbone 'resnet2'. Did you mean ...? `transfer backbones` lists the ... names.
+        ValueError: Unknown backbone 'resnet2'. Did you mean: ...? `transfer backbones` lists the ... names. ...
     """
     try:
         zoo.get_arch(name)

@@ -15,8 +15,8 @@ Example:
     >>> try:
     ...     get_file("a.h5", "https://example.org/a.h5", "models", "The file", "pass weights='/path/to/a.h5'")
     ... except DownloadUnavailableError as err:
-    ...     print(str(err)[:86])
-    The file is not in the Keras cache and could not be downloaded from https://example.org
+    ...     print(err)
+    The file is not in the Keras cache and could not be downloaded from https://example.org/a.h5 (no network). Put the file at .../models/a.h5 (it is used from there without a network), or pass weights='/path/to/a.h5'.
     >>> keras.utils.get_file = real
 """
 
