@@ -12,7 +12,6 @@ Example:
 import argparse
 import contextlib
 import fnmatch
-import os
 import re
 import sys
 
@@ -214,6 +213,7 @@ def native_lines_dropped():
     """Run the block with stderr in a file; then write back what it held, less the native runtimes' lines.
 
     Example:
+        >>> import os
         >>> with native_lines_dropped():
         ...     _ = os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\\n")
     """

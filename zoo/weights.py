@@ -11,8 +11,6 @@ checks its hash; a file already there is used without a network.
 
 import os
 
-import keras
-
 from zoo import checks, downloads, files
 from zoo.registry import get_arch, list_configs
 
