@@ -1,29 +1,22 @@
 """The offline demo: learn digits 0-4, transfer to 5-9 from a few labelled examples per class.
 
 Real data, made harder the same way for every method: scikit-learn's 1,797
-handwritten 8x8 digits, each upsampled to 12x12 and pasted at a random place
-on a blank 20x20 canvas (:func:`datasets.digits.load_canvases`; the place is
-fixed per image, so every method sees the same canvases). ResNet-20 is
-pre-trained on the 0-4 images (each training digit also at one more place)
-and so learns stroke detectors that work anywhere on the canvas; a network
-that sees a handful of 5-9 images cannot learn that. Three ways to learn 5-9
-from ``shots`` labelled images per class (5 by default), compared on every
-other 5-9 image: the same network trained from scratch, a head trained on
-cached average-pooled features of the frozen pretrained backbone, and the
-two-phase fine-tune. All three train for the same fixed number of epochs and
-are judged at their last epoch on the test images, the figure each run's line
-prints and the table averages over seeds (0, 1, 2 by default): nothing is
-selected on validation images (with a handful, early stopping turned tiny
-numerical differences between machines into different stopping epochs and
-different conclusions), so the few-shot split's validation images join the
-test set and no epoch is validated, which also saves most of the time. The
-scratch network's BatchNorm statistics are recomputed from its training
-images before it is scored (:func:`precise_batchnorm`) so that it is not
-judged on stale moving averages. Pre-training decays its learning rate to
-zero (cosine) so the weights the other methods start from settle. XLA is
-off: on CPU it makes these small convolutions train slower. ``run`` returns
-the figures and one :class:`TrainingRun` per training; the command line
-prints them.
+handwritten 8x8 digits, upsampled to 12x12 and pasted at a random place on a
+blank 20x20 canvas (:func:`datasets.digits.load_canvases`, the same canvases
+for every method). ResNet-20 pre-trained on the 0-4 images (each training
+digit also at one more place, the rate decayed to zero along a cosine so the
+weights settle) learns stroke detectors that work anywhere on the canvas; a
+network that sees a handful of 5-9 images cannot. Three ways to learn 5-9
+from ``shots`` labelled images per class (5 by default): from scratch, a head
+on cached average-pooled features of the frozen backbone, and the two-phase
+fine-tune. Each trains for a fixed number of epochs and is judged at its last
+epoch on every 5-9 image it did not train on, the figure its run's line
+prints and the table averages over seeds (0, 1, 2 by default). No epoch is
+selected or validated: with a handful of validation images early stopping
+turned tiny numerical differences between machines into different
+conclusions. The scratch network's BatchNorm statistics are recomputed from
+its training images before it is scored (:func:`precise_batchnorm`). XLA is
+off: on CPU it makes these small convolutions train slower.
 """
 
 import dataclasses
