@@ -223,7 +223,7 @@ def run(out="transfer_demo", quick=False, seeds=SEEDS, shots=SHOTS, backbone=BAC
         It trains for a minute, so the doctests skip it (tests/test_transfer_cli.py runs it):
 
         >>> report = run("/tmp/demo", quick=True, on_run=print)   # doctest: +SKIP
-        pre-training on 0-4      seed 0    5 epochs  best val acc ...
+        pre-training on 0-4      seed 0    5 epochs  0-4 acc ...
         >>> report["mean"]["fine-tuned (2 phases)"] > report["mean"]["from scratch"]   # doctest: +SKIP
         True
     """
