@@ -19,10 +19,12 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHILD = """
-import json, sys
+import json, resource, sys
 from transfer import demo
 report = demo.run(sys.argv[1], quick=sys.argv[2] == "1", seeds=tuple(range(int(sys.argv[3]))))
-print(json.dumps({"per_seed": report["per_seed"], "seconds": report["seconds"]}))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"per_seed": report["per_seed"], "seconds": report["seconds"],
+                  "cpu_seconds": usage.ru_utime + usage.ru_stime}))
 """
 
 
@@ -47,7 +49,8 @@ def main():
         methods = list(result["per_seed"][0])
         means = {m: sum(s[m] for s in result["per_seed"]) / len(result["per_seed"]) for m in methods}
         ranking = " > ".join(sorted(methods, key=means.get, reverse=True))
-        print(f"oneDNN={onednn} cores={cores} ({result['seconds']:.0f} s): ranking {ranking}", flush=True)
+        print(f"oneDNN={onednn} cores={cores} ({result['seconds']:.0f} s, {result['cpu_seconds']:.0f} CPU s): "
+              f"ranking {ranking}", flush=True)
         for m in methods:
             per = ", ".join(f"{s[m]:.3f}" for s in result["per_seed"])
             print(f"  {m:<24} mean {means[m]:.3f}  per seed {per}", flush=True)

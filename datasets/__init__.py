@@ -2,6 +2,8 @@
 
 * ``datasets.cifar10``: CIFAR-10 (python or binary version, or download), ``load`` and ``pipelines``.
 * ``datasets.dogs_vs_cats``: Kaggle and Microsoft layouts, bad files skipped and reported.
+* ``datasets.image_folder``: any folder of class subfolders of images, checked like Dogs-vs-Cats;
+  ``datasets.decoded_cache``: decoded images kept after the first epoch (``decoded_cache=``).
 * ``datasets.digits``: scikit-learn's real digits on canvases, and few-shot splits (the transfer demo's data).
 * ``datasets.standins``: small offline stand-ins written in the real file formats (the notebooks' data).
 * ``datasets.facial_keypoints``: Kaggle's ``training.csv``, masked loss and RMSE metric, submissions.
@@ -28,7 +30,8 @@ from datasets.keypoint_augment import KeypointAugment
 from datasets.auto_augment import RandAugment, TrivialAugment
 from datasets.policy_augment import PolicyAugment, RandomErasing, RandomResizedCrop
 from datasets import cifar10, digits, dogs_vs_cats, facial_keypoints, standins
+from datasets import decoded_cache, image_folder
 
 __all__ = ["cifar10", "digits", "dogs_vs_cats", "facial_keypoints", "standins", "tfdata", "geometry", "imagefiles",
            "Augment", "KeypointAugment", "augment_from_idg", "PolicyAugment", "RandomResizedCrop", "TrivialAugment",
-           "RandAugment", "RandomErasing"]
+           "RandAugment", "RandomErasing", "decoded_cache", "image_folder"]

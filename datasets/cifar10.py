@@ -31,6 +31,7 @@ import numpy as np
 
 from datasets import array_pickle
 from datasets.damaged import MAX_FILE_BYTES, archive_errors
+from zoo import downloads
 from zoo.files import check_regular_file, read_regular
 
 ORIGIN = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -233,9 +234,9 @@ def load(data_dir=None, source="files"):
         raise ValueError(f"source must be 'files' or 'tfds'. Received: source={source!r}.")
     if data_dir is not None:
         return _load_local(data_dir)
-    import keras
-
-    path = keras.utils.get_file(fname=ARCHIVE, origin=ORIGIN, file_hash=SHA256, hash_algorithm="sha256")
+    path = downloads.get_file(ARCHIVE, ORIGIN, "datasets", "CIFAR-10 (the python version)",
+                              f"pass data_dir='/path/to/{ARCHIVE}' (or the folder holding it or its "
+                              "extracted cifar-10-batches-py/)", file_hash=SHA256)
     return _load_archive(path)
 
 

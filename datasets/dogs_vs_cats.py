@@ -30,6 +30,7 @@ import re
 
 import numpy as np
 
+from datasets import decoded_cache as decoded_cache_lib
 from datasets import imagefiles, tfdata
 from datasets.imagefiles import ScanReport
 from zoo.checks import check_positive_int
@@ -144,12 +145,16 @@ def decode_resize(path, image_size):
     return image
 
 
-def _dataset(paths, labels, image_size, batch_size, shuffle, seed, augment=None):
+def _dataset(paths, labels, image_size, batch_size, shuffle, seed, augment=None, decoded_cache=None):
     import tensorflow as tf
+
+    if decoded_cache is not None:  # decoded once, then read back (datasets.decoded_cache)
+        return decoded_cache_lib.batched_images(paths, labels, image_size, batch_size, decoded_cache,
+                                                shuffle=shuffle, seed=seed, augment=augment)
 
     # A typed constant: an empty list (validation_split=0) would otherwise become float32.
     ds = tf.data.Dataset.from_tensor_slices((tf.constant(list(paths), tf.string), np.asarray(labels, np.int32)))
-    # Shuffle names, not pixels: cheap, and a full-size buffer; decoded images are too big to cache.
+    # Shuffle names, not pixels: cheap, and a full-size buffer (decoded_cache keeps pixels instead).
     return tfdata.batched(ds, batch_size, shuffle=shuffle, augment=augment, cache=False, seed=seed,
                           buffer_size=len(paths), decode=lambda p, y: (decode_resize(p, image_size), y))
 
@@ -181,7 +186,7 @@ def _load_tfds(data_dir, image_size, batch_size, validation_split, seed, augment
 
 def load(data_dir=None, image_size=(150, 150), batch_size=32, validation_split=0.2, seed=1337,
          source="files", return_report=False, extract_dir=None, cache=True, progress=True,
-         augment=None):
+         augment=None, decoded_cache=None):
     """Labelled Dogs-vs-Cats as ``(train_ds, validation_ds)``: batched (float32 0-255 image, int label).
 
     The split is stratified per class and fixed by ``seed``; training batches are
@@ -201,12 +206,17 @@ def load(data_dir=None, image_size=(150, 150), batch_size=32, validation_split=0
         extract_dir: where a zip is extracted (default: next to it).
         cache, progress: see ``datasets.imagefiles.check_files``.
         augment: an ``Augment`` layer applied to training batches (TensorFlow backend).
+        decoded_cache: None (decode every file every epoch), ``"memory"`` or
+            a folder: keep the decoded, resized images after the first epoch
+            (see ``datasets.decoded_cache``; about 1.7 GB for the 25,000
+            images at 150x150).
 
     Example (needs the real data set, so the tests skip it):
         >>> train, val = load("~/data/dogs-vs-cats/train.zip", image_size=(160, 160))  # doctest: +SKIP
         >>> model.fit(train, validation_data=val)                                     # doctest: +SKIP
     """
     image_size = _check_args(image_size, batch_size, validation_split)
+    decoded_cache = decoded_cache_lib.check_decoded_cache(decoded_cache)
     if source == "tfds":
         out = _load_tfds(data_dir, image_size, batch_size, validation_split, seed, augment)
         return out if return_report else out[:2]
@@ -226,8 +236,8 @@ def load(data_dir=None, image_size=(150, 150), batch_size=32, validation_split=0
         train_idx += idx[n_val:].tolist()
     train_idx, val_idx = sorted(train_idx), sorted(val_idx)
     paths = np.asarray(report.paths)
-    train = _dataset(paths[train_idx], labels[train_idx], image_size, batch_size, True, seed, augment)
-    val = _dataset(paths[val_idx], labels[val_idx], image_size, batch_size, False, seed)
+    train = _dataset(paths[train_idx], labels[train_idx], image_size, batch_size, True, seed, augment, decoded_cache)
+    val = _dataset(paths[val_idx], labels[val_idx], image_size, batch_size, False, seed, None, decoded_cache)
     return (train, val, report) if return_report else (train, val)
 
 

@@ -26,6 +26,7 @@ import numpy as np
 from datasets.damaged import archive_errors, looks_like_zip
 
 IMAGE_SIZE = 96
+KAGGLE_PAGE = "https://www.kaggle.com/c/facial-keypoints-detection/data"
 MAX_COORDINATE = 10 * IMAGE_SIZE  # a sane bound on pixel coordinates; 1e9 is a broken file, not a face
 
 
@@ -38,7 +39,11 @@ def _find(path, filename):
                 return os.path.join(path, name)
         path = os.path.join(path, filename)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"{filename} (or its .zip) not found. Received: {path!r}.")
+        zipped = os.path.splitext(filename)[0] + ".zip"
+        raise FileNotFoundError(
+            f"{filename} (or {zipped}) not found. It is not downloaded for you (Kaggle asks for an account): "
+            f"get {zipped} from {KAGGLE_PAGE}, put it in a folder and pass that folder's path. "
+            f"Received: {path!r}.")
     return path
 
 

@@ -5,6 +5,8 @@ import re
 import subprocess
 import sys
 
+from transfer import cli
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -25,12 +27,12 @@ def test_help_lists_commands():
 
 def test_demo_quick_then_predict(tmp_path):
     out = tmp_path / "demo"
-    proc = _run("demo", "--quick", "--output", str(out))
+    proc = _run("demo", "--quick", "--output", str(out), timeout=900)  # a ceiling for busy machines, not a timing
     assert proc.returncode == 0, proc.stderr[-3000:]
     # one screen: no TensorFlow start-up line, no retracing warning (progress bars go to a terminal only)
     assert proc.stderr == "", proc.stderr[-3000:]
     # at a glance: one line per training run (pre-training, then three methods for the one seed), no epochs
-    runs = re.findall(r"^(.+?)\s+seed (\d)\s+(\d+) epochs\s+best val acc ([01]\.\d{3})\s+([\d.]+) s$",
+    runs = re.findall(r"^(.+?)\s+seed (\d)\s+(\d+) epochs\s+(?:test|0-4) acc ([01]\.\d{3})\s+([\d.]+) s$",
                       proc.stdout, re.M)
     assert [r[0] for r in runs] == ["pre-training on 0-4", "from scratch", "frozen features + head",
                                     "fine-tuned (2 phases)"], proc.stdout
@@ -39,7 +41,10 @@ def test_demo_quick_then_predict(tmp_path):
     rows = {m: float(v) for m, v in re.findall(r"^(from scratch|frozen features \+ head|fine-tuned \(2 phases\))"
                                                r"\s+([01]\.\d+)", proc.stdout, re.M)}
     assert len(rows) == 3 and all(0.0 <= v <= 1.0 for v in rows.values()), proc.stdout
-    # digits at random places, 3 per class: the pretrained features must beat learning from scratch
+    # each run's line prints the figure the table uses (one seed: the same number), and no spread for one seed
+    assert [f"{rows[r[0]]:.3f}" for r in runs[1:]] == [r[3] for r in runs[1:]], proc.stdout
+    assert "± sd" not in proc.stdout, proc.stdout
+    # digits at random places, 5 per class: the pretrained features must beat learning from scratch
     assert rows["frozen features + head"] > rows["from scratch"], proc.stdout
     assert rows["fine-tuned (2 phases)"] > max(rows["from scratch"], 0.3), proc.stdout  # chance: 0.2
     assert "20x20 canvas" in proc.stdout
@@ -88,3 +93,22 @@ def test_backbones_read_the_architecture_records():
     assert sorted(listed) == zoo.list_configs("*net*")
     for name in ("resnet50", "efficientnet_b0", "mobilenet_v2"):
         assert listed[name] == (zoo.get_config(name).preprocessing or "inside the model"), name
+
+
+def test_an_unknown_backbone_points_to_the_command_that_lists_them():
+    proc = _run("demo", "--backbone", "resnet2", "--quick")
+    assert proc.returncode == 2 and _error_lines(proc) == 1, proc.stderr
+    assert "Did you mean" in proc.stderr and "`transfer backbones` lists the" in proc.stderr, proc.stderr
+
+
+def test_backbone_columns_line_up(capsys):
+    assert cli.main(["backbones", "*net*"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) > 5 and len({line.index(" preprocessing=") for line in lines}) == 1, lines
+    assert all("preprocessing=" in line and line.split()[-1] != "preprocessing=" for line in lines), lines
+
+
+def test_help_examples_have_no_stray_spaces():
+    lines = cli.EPILOG.splitlines()
+    assert any(line.endswith("--quantize int8 \\") for line in lines), lines  # a shell continuation
+    assert not any("   --" in line.strip() for line in lines), lines

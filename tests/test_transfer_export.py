@@ -257,3 +257,14 @@ def test_onnx_export_under_jax_works_or_says_what_to_do(run_jax):
     else:
         assert "pip install jax2onnx" in result["error"] and "KERAS_BACKEND=tensorflow" in result["error"]
         assert result["left"] == []
+
+
+def test_the_command_line_keeps_litert_native_lines_off_stderr(trained, photos, tmp_path, capfd):
+    """LiteRT's converter and XNNPACK delegate write INFO lines from C++; the commands drop them, keep ours."""
+    out = str(tmp_path / "q.tflite")
+    assert cli_main(["export", trained[1], out, "--format", "litert", "--quantize", "int8",
+                     "--calibration", photos]) == 0
+    assert cli_main(["predict", out, os.path.join(photos, "cat")]) == 0
+    captured = capfd.readouterr()
+    assert "XNNPACK" not in captured.err and "fully_quantize" not in captured.err, captured.err
+    assert "int8" in captured.out and captured.out.count("cat: ") == 5, captured.out

@@ -60,7 +60,9 @@ def test_list_markdown_is_the_registry_measured(capsys):
 def test_errors_are_one_line_with_status_2(capsys):
     assert cli.main(["card", "resnet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("zoo: error: Unknown architecture 'resnet'"), err
+    assert len(err) == 1 and err[0].startswith("zoo: error: Unknown model 'resnet'"), err
+    n_zoo, n_all = len(zoo.list_models()), len(zoo.list_configs())  # the counts of the commands that list them
+    assert f"`zoo list` shows the zoo's {n_zoo} models; `transfer backbones` lists all {n_all} names" in err[0]
     with pytest.raises(SystemExit) as stop:
         cli.main(["summary", "resnet20", "--input-shape", "32,32"])
     err = capsys.readouterr().err.strip().splitlines()

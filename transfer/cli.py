@@ -10,7 +10,9 @@ Example:
 """
 
 import argparse
+import contextlib
 import fnmatch
+import re
 import sys
 
 import keras
@@ -18,17 +20,19 @@ from tqdm.auto import tqdm
 
 import transfer
 import zoo
-from transfer import demo
+from transfer import demo as demo_lib
 from transfer.sources import hub
+from zoo import checks
 from zoo.cli import ArgumentParser, run
+from zoo.startup import stderr_to_file
 
 EPILOG = """examples:
-  transfer demo                                 # a few minutes on 2 CPU cores, offline
+  transfer demo                                 # about two minutes on 2 CPU cores, offline
   transfer demo --output /tmp/demo --quick      # fewer epochs, one seed
   transfer demo --verbose                       # Keras's line per epoch as well
   transfer predict transfer_demo/digits5-9.keras transfer_demo/samples/
   transfer export transfer_demo/digits5-9.keras digits.onnx --format onnx
-  transfer export transfer_demo/digits5-9.keras digits.tflite --format litert --quantize int8 \
+  transfer export transfer_demo/digits5-9.keras digits.tflite --format litert --quantize int8 \\
       --calibration transfer_demo/samples/
   transfer predict digits.onnx transfer_demo/samples/
   transfer backbones 'efficientnet*'
@@ -42,6 +46,23 @@ DEMO_TEXT = ("Pre-train a zoo backbone on scikit-learn's real handwritten digits
              "seed), training curves, the fine-tuned model and sample images.")
 
 
+def check_backbone(name):
+    """ValueError for a name ``transfer demo --backbone`` cannot build, pointing to ``transfer backbones``.
+
+    Example:
+        >>> check_backbone("resnet2")
+        Traceback (most recent call last):
+        ...
+        ValueError: Unknown backbone 'resnet2'. Did you mean: ...? `transfer backbones` lists the ... names. ...
+    """
+    try:
+        zoo.get_arch(name)
+    except ValueError:
+        names = zoo.list_configs()
+        raise ValueError(f"Unknown backbone {name!r}.{checks.close_matches(name, names)} `transfer backbones` "
+                         f"lists the {len(names)} names. Received: --backbone {name}") from None
+
+
 def _positive(text):
     try:
         value = int(text)
@@ -52,37 +73,25 @@ def _positive(text):
     return value
 
 
-def build_parser():
-    """The argparse parser of the ``transfer`` command line.
-
-    Example:
-        >>> args = build_parser().parse_args(["predict", "m.keras", "photos/", "--top", "2"])
-        >>> args.paths, args.top
-        (['photos/'], 2)
-    """
-    parser = ArgumentParser(
-        prog="transfer",
-        description="Transfer learning with pretrained CNN backbones: load a backbone, attach a head, "
-                    "fine-tune in two phases, extract and cache features, predict.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_demo(sub):
     demo = sub.add_parser("demo", help="pre-train on digits 0-4, transfer to 5-9 from a few examples (offline)",
                           description=DEMO_TEXT)
     demo.add_argument("--output", default="transfer_demo", metavar="DIR",
                       help="folder for the figures, checkpoints, model and samples (default: %(default)s)")
     demo.add_argument("--quick", action="store_true", help="fewer epochs and one seed (for tests, under a minute)")
-    demo.add_argument("--seeds", type=_positive, default=2, metavar="N",
+    demo.add_argument("--seeds", type=_positive, default=len(demo_lib.SEEDS), metavar="N",
                       help="seeds to average over (default: %(default)s)")
-    demo.add_argument("--shots", type=_positive, default=3, metavar="K",
+    demo.add_argument("--shots", type=_positive, default=demo_lib.SHOTS, metavar="K",
                       help="labelled training images per class of 5-9 (default: %(default)s)")
-    demo.add_argument("--backbone", default="resnet20",
+    demo.add_argument("--backbone", default=demo_lib.BACKBONE,
                       help="zoo model to pre-train, any accepting 20x20x1 input (default: %(default)s)")
     shown = demo.add_mutually_exclusive_group()
     shown.add_argument("--verbose", action="store_true", help="Keras's line per epoch instead of progress bars")
     shown.add_argument("--quiet", action="store_true", help="no line per training run, only the results")
     demo.set_defaults(run=_demo)
 
+
+def _add_predict(sub):
     pred = sub.add_parser("predict", help="classify image files with a saved or exported model",
                           description="Print the top classes with probabilities for each image file "
                                       "(folders: every image inside). Class names come from inside MODEL "
@@ -95,6 +104,8 @@ def build_parser():
                       help="image size for a model with a flexible input size (default: each image's own)")
     pred.set_defaults(run=_predict)
 
+
+def _add_export(sub):
     exp = sub.add_parser("export", help="write a .keras model as a SavedModel, ONNX or LiteRT file, and check it",
                          description="Export MODEL with the class names inside, run the result in its own "
                                      "runtime on sample images, compare with Keras (max |difference|, 1e-4 "
@@ -111,6 +122,24 @@ def build_parser():
                      help="largest allowed |difference| from Keras (default: 1e-4; none for int8)")
     exp.set_defaults(run=_export)
 
+
+def build_parser():
+    """The argparse parser of the ``transfer`` command line.
+
+    Example:
+        >>> args = build_parser().parse_args(["predict", "m.keras", "photos/", "--top", "2"])
+        >>> args.paths, args.top
+        (['photos/'], 2)
+    """
+    parser = ArgumentParser(
+        prog="transfer",
+        description="Transfer learning with pretrained CNN backbones: load a backbone, attach a head, "
+                    "fine-tune in two phases, extract and cache features, predict.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_demo(sub)
+    _add_predict(sub)
+    _add_export(sub)
     lst = sub.add_parser("backbones", help="list the names load_backbone accepts, with their preprocessing")
     lst.add_argument("pattern", nargs="?", default="*", help="shell-style filter (default: all)")
     lst.set_defaults(run=_backbones)
@@ -160,10 +189,11 @@ def _demo(args):
     if not args.quiet:
         print(f"transfer demo: {args.backbone} pre-trained on digits 0-4, then digits 5-9 from {args.shots} "
               f"labelled images per class; seeds {list(seeds)}", flush=True)
-    report = demo.run(args.output, quick=args.quick, seeds=seeds, shots=args.shots, backbone=args.backbone,
+    check_backbone(args.backbone)
+    report = demo_lib.run(args.output, quick=args.quick, seeds=seeds, shots=args.shots, backbone=args.backbone,
                       verbose=2 if args.verbose else 0, watch=watch, on_run=on_run)
     print()
-    print(demo.table(report))
+    print(demo_lib.table(report))
     print()
     for what, path in report["paths"].items():
         print(f"{what:>17}: {path}")
@@ -172,9 +202,39 @@ def _demo(args):
     return 0
 
 
+# What LiteRT's converter and interpreter write on file descriptor 2 from C++ (the XNNPACK delegate's
+# INFO line, the quantizer's settings, absl/glog lines): not for the person at the terminal.
+NATIVE_LINES = re.compile(r"(INFO: Created TensorFlow Lite|INFO: Initialized TensorFlow Lite|fully_quantize: |"
+                          r"WARNING: All log messages before absl|[IW]\d{4} [\d:. ]+\d+ \S+:\d+\])")
+
+
+@contextlib.contextmanager
+def native_lines_dropped():
+    """Run the block with stderr in a file; then write back what it held, less the native runtimes' lines.
+
+    Example:
+        >>> import os
+        >>> with native_lines_dropped():
+        ...     _ = os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\\n")
+    """
+    captured = None
+    try:
+        with stderr_to_file() as file:
+            try:
+                yield
+            finally:
+                file.seek(0)
+                captured = file.read().decode(errors="replace")
+    finally:
+        kept = [line for line in (captured or "").splitlines(True) if not NATIVE_LINES.match(line)]
+        sys.stderr.write("".join(kept))
+        sys.stderr.flush()
+
+
 def _predict(args):
-    model = transfer.load_model(args.model)  # its class names come with it
-    results = transfer.predict_files(model, args.paths, top=args.top, size=args.size)
+    with native_lines_dropped():
+        model = transfer.load_model(args.model)  # its class names come with it
+        results = transfer.predict_files(model, args.paths, top=args.top, size=args.size)
     for path, top in results:
         shown = "  ".join(f"{name}: {p:.3f}" for name, p in top)
         print(f"{path}  {shown}")
@@ -184,9 +244,10 @@ def _predict(args):
 
 
 def _export(args):
-    report = transfer.export(args.model, args.out, format=args.format, quantize=args.quantize,
-                             calibration=args.calibration, validation=args.validation, samples=args.samples,
-                             tolerance="auto" if args.tolerance is None else args.tolerance)
+    with native_lines_dropped():
+        report = transfer.export(args.model, args.out, format=args.format, quantize=args.quantize,
+                                 calibration=args.calibration, validation=args.validation, samples=args.samples,
+                                 tolerance="auto" if args.tolerance is None else args.tolerance)
     print(report)
     return 0
 
@@ -199,13 +260,17 @@ def _backbones(args):
         presets = None
     if not names and not presets:
         raise ValueError(f"No backbone matches the pattern. Received: pattern={args.pattern!r}")
+    rows = []
     for name in names:
         config = zoo.get_arch(name)
         built_by = {"zoo": f"zoo.{name}", "keras": f"keras.applications.{config.keras_app}"}.get(
             config.source, config.description)
-        print(f"{name:<23} {config.source:<7}preprocessing={config.preprocessing or 'inside the model':<18}{built_by}")
-    for name in presets or ():
-        print(f"{name:<40}{'preset':<7}preprocessing=the preset's  keras-hub preset (downloaded once, then cached)")
+        rows.append((name, config.source, config.preprocessing or "inside the model", built_by))
+    rows += [(name, "preset", "the preset's own", "keras-hub preset (downloaded once, then cached)")
+             for name in presets or ()]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for name, source, preprocessing, built_by in rows:  # columns as wide as their longest entry
+        print(f"{name:<{widths[0]}}  {source:<{widths[1]}}  preprocessing={preprocessing:<{widths[2]}}  {built_by}")
     if presets is None:
         print('keras-hub presets: pip install -e ".[hub]" to list and load them', file=sys.stderr)
     return 0

@@ -18,6 +18,7 @@ import sys
 import keras
 
 import zoo
+from zoo import checks, figures
 from zoo.inspection import si_units
 
 EPILOG = """examples:
@@ -150,15 +151,22 @@ def card_text(config, report):
 
 
 def table_rows(names):
-    """One row of figures per model: name, parameters, MACs, activations, inputs, preprocessing, weights."""
+    """One row of figures per model: name, parameters, MACs, activations, inputs, preprocessing, weights.
+
+    The figures come from :func:`zoo.figures.figures` (stored once per record and code version), so a
+    model is built only the first time it is listed; the progress bar counts those builds.
+    """
+    todo = [name for name in names if not figures.is_stored(name)]
     rows = []
-    with _progress(len(names)) as bar:
-        for i, name in enumerate(names):
-            config, report = measure(name)
-            rows.append((name, f"{report.total_params:,}", si_units(report.macs), si_units(report.activations),
-                         "x".join(map(str, config.input_shape)), str(config.min_size),
-                         config.preprocessing or "inside", ", ".join(sorted(config.weights)) or "-"))
-            bar.update(i + 1)
+    with _progress(len(todo)) as bar:
+        for name in names:
+            config, numbers = zoo.get_arch(name), figures.figures(name)
+            rows.append((name, f"{numbers['params']:,}", si_units(numbers["macs"]),
+                         si_units(numbers["activations"]), "x".join(map(str, config.input_shape)),
+                         str(config.min_size), config.preprocessing or "inside",
+                         ", ".join(sorted(config.weights)) or "-"))
+            if name in todo:
+                bar.update(todo.index(name) + 1)
     return rows
 
 
@@ -202,13 +210,34 @@ def _list(args):
     return 0
 
 
+def known_name(name):
+    """``name`` if it has a record; else a ValueError pointing to the commands that list the names.
+
+    Example:
+        >>> known_name("resnet2")
+        Traceback (most recent call last):
+        ...
+        ValueError: Unknown model 'resnet2'. Did you mean: ...? `zoo list` shows the zoo's ... models; ...
+    """
+    try:
+        zoo.get_arch(name)
+    except ValueError:
+        raise ValueError(
+            f"Unknown model {name!r}.{checks.close_matches(name, zoo.list_configs())} `zoo list` shows the "
+            f"zoo's {len(zoo.list_models())} models; `transfer backbones` lists all {len(zoo.list_configs())} "
+            f"names, keras.applications' included. Received: {name!r}") from None
+    return name
+
+
 def _summary(args):
+    known_name(args.name)
     kwargs = {key: value for key, value in (("input_shape", args.input_shape), ("classes", args.classes)) if value}
     print(zoo.summary(zoo.create_model(args.name, **kwargs)))
     return 0
 
 
 def _card(args):
+    known_name(args.name)
     print(card_text(*measure(args.name)))
     return 0
 

@@ -11,13 +11,11 @@ checks its hash; a file already there is used without a network.
 
 import os
 
-import keras
-
-from zoo import checks, files
+from zoo import checks, downloads, files
 from zoo.registry import get_arch, list_configs
 
 
-class WeightsUnavailableError(OSError):
+class WeightsUnavailableError(downloads.DownloadUnavailableError):
     """Raised when pretrained weights are neither cached nor downloadable."""
 
 
@@ -52,21 +50,11 @@ def fetch(arch, include_top=True):
     """
     published = _published(arch)
     fname = published.file(include_top)
-    target = cached_file(arch, include_top)
-    try:
-        return keras.utils.get_file(
-            fname,
-            published.url(include_top),
-            cache_subdir="models",
-            cache_dir=files.keras_home(),
-            file_hash=published.hash(include_top),
-        )
-    except Exception as err:  # get_file raises a bare Exception on network failures
-        raise WeightsUnavailableError(
-            f"ImageNet weights for {arch!r} (include_top={include_top}) are not in the Keras cache "
-            f"and could not be downloaded ({err}). Expected the file at {target!r}. "
-            f"Copy {fname} there, or pass its path: weights='/path/to/{fname}'."
-        ) from err
+    return downloads.get_file(
+        fname, published.url(include_top), "models",
+        f"The ImageNet weights file of {arch!r} (include_top={include_top})",
+        f"pass the file's path: weights='/path/to/{fname}'", file_hash=published.hash(include_top),
+        error=WeightsUnavailableError)
 
 
 def load_into(model, weights, *, arch=None, include_top=True):

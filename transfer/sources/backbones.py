@@ -8,6 +8,8 @@ from, how its inputs are normalised, how its layers split into groups) is
 the architecture's record, ``zoo.get_arch(name)``.
 """
 
+import os
+
 import keras
 import zoo
 
@@ -25,6 +27,12 @@ def available_backbones(pattern="*"):
         True
     """
     return zoo.list_configs(pattern)
+
+
+def _looks_like_missing_folder(name):
+    """A path (a separator, ``~`` or ``.`` first; not a ``scheme://`` handle) where nothing exists."""
+    is_path = "://" not in name and ("/" in name or os.sep in name or name.startswith(("~", ".")))
+    return is_path and not os.path.exists(os.path.expanduser(name))
 
 
 def load_backbone(name, weights="imagenet", input_shape=None, preprocessing="auto", dtype=None):
@@ -66,6 +74,10 @@ def load_backbone(name, weights="imagenet", input_shape=None, preprocessing="aut
         >>> load_backbone("resnet20", weights=None, dtype="mixed_bfloat16").get_layer("conv1_conv").compute_dtype
         'bfloat16'
     """
+    if isinstance(name, str) and _looks_like_missing_folder(name):
+        raise FileNotFoundError(f"No folder at {name!r}: a path is read as a saved keras-hub preset or timm "
+                                "folder (config.json inside). Check the path, or pass an architecture name "
+                                f"(`transfer backbones` lists them). Received: name={name!r}")
     if not isinstance(name, str) or hub.is_hub_source(name):  # keras-hub objects, presets, folders, hf:// handles
         return hub.load_hub_backbone(name, weights=weights, input_shape=input_shape, preprocessing=preprocessing,
                                      dtype=dtype)

@@ -61,11 +61,12 @@ def _from_cache(config, ctor, err, **kwargs):
     if os.path.exists(target):
         return ctor(weights=target, **kwargs)
     top = kwargs.get("include_top", True)
+    reason = " ".join(str(err).split())  # Keras's message spans lines
     raise WeightsUnavailableError(
         f"ImageNet weights for {config.name!r} (keras.applications.{config.spec.constructor}, include_top={top}) "
-        f"are not in the Keras cache and could not be downloaded ({err}). Expected the file at "
+        f"are not in the Keras cache and could not be downloaded ({reason}). Expected the file at "
         f"{target!r}. Copy {fname} there, or pass its path: weights='/path/to/{fname}'."
-    ) from err
+    ) from None  # one clear error: the network failure is summarised in it
 
 
 def _app(name, ctor, preprocessing, groups, size=224, min_size=32, family=None):
