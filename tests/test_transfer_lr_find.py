@@ -1,8 +1,5 @@
 """transfer.lr_find: the range test on the compiled step puts the model and its optimizer back; valley; the plot."""
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -13,8 +10,8 @@ from sklearn.datasets import load_digits
 import transfer
 import viz
 from transfer.training.lr_find import LRFinderResult, valley
+from conftest import run_python
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def digits(n=128):
@@ -131,8 +128,4 @@ def test_jax_restores_and_sweeps_with_mixed_bfloat16():
         assert all(np.array_equal(a, np.array(b)) for a, b in zip(before, model.variables))
         print("ok")
     """)
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3",
-           "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-3000:]
+    assert "ok" in run_python(code)  # a fresh interpreter under KERAS_BACKEND=jax

@@ -1,8 +1,5 @@
 """MixUp and CutMix in the compiled training step: the mixed batch is the convex combination its lambda says."""
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -11,8 +8,8 @@ import pytest
 
 from tests.test_transfer_lr_find import digits, small_model
 from transfer.training.mixing import BatchMixing
+from conftest import run_python
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_mixup_images_and_targets_are_the_convex_combination():
@@ -94,8 +91,4 @@ def test_compiled_step_mixes_on_jax_with_mixed_bfloat16():
         step_loss_is_the_mixed_targets_loss(jit_compile=True, policy="mixed_bfloat16", steps=2)
         print("ok")
     """)
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3",
-           "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-3000:]
+    assert "ok" in run_python(code)  # a fresh interpreter under KERAS_BACKEND=jax

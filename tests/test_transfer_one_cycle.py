@@ -1,9 +1,6 @@
 """fastai's one cycle: the rate's shape, and a momentum that really changes inside the compiled step (TF, JAX)."""
 
 import math
-import os
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -12,8 +9,8 @@ import pytest
 
 from transfer.training.momentum import MomentumCycle, cycle_momentum, one_cycle_optimizer
 from transfer.training.schedules import OneCycle
+from conftest import run_python
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def fastai_one_cycle(step, total, lr, pct_start=0.25, div=25.0, div_final=1e5):
@@ -94,8 +91,4 @@ def test_a_cycled_momentum_takes_effect_on_jax():
         np.testing.assert_allclose(trained, sgd_reference([float(cycle(s)) for s in range(4)]), rtol=1e-5)
         print("ok")
     """)
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3",
-           "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-3000:]
+    assert "ok" in run_python(code)  # a fresh interpreter under KERAS_BACKEND=jax

@@ -1,9 +1,6 @@
 """The ingredients through fine_tune: a smoothed target, a mixed batch, the one cycle with decay and accumulation
 in both phases (TF/XLA with mixed_float16, JAX with mixed_bfloat16), a resume refused on a changed ingredient."""
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -14,8 +11,8 @@ import transfer
 from tests.test_transfer_lr_find import digits, small_model
 from transfer.training.mixing import BatchMixing
 from transfer.training.regularisation import SmoothedCrossentropy
+from conftest import run_python
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STILL = dict(optimizer="sgd", learning_rate=1e-12, patience=None)  # weights that do not move: losses by hand
 
 
@@ -98,8 +95,4 @@ def test_every_ingredient_on_jax_with_mixed_bfloat16():
         every_ingredient_in_both_phases("mixed_bfloat16")
         print("ok")
     """)
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3",
-           "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-3000:]
+    assert "ok" in run_python(code)  # a fresh interpreter under KERAS_BACKEND=jax

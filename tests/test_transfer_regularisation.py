@@ -1,8 +1,5 @@
 """Label smoothing with integer labels, weight decay that spares norms and biases, gradient accumulation."""
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import keras
@@ -13,8 +10,8 @@ import transfer
 from tests.test_transfer_lr_find import small_model
 from transfer.training.regularisation import (SmoothedCrossentropy, no_decay_variables, smoothed_loss,
                                               with_gradient_accumulation, with_weight_decay)
+from conftest import run_python
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_smoothed_loss_with_integer_labels_is_the_hand_computed_one():
@@ -116,8 +113,4 @@ def test_accumulation_and_weight_decay_on_jax():
         test_weight_decay_spares_biases_and_norm_parameters()
         print("ok")
     """)
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3",
-           "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-3000:]
+    assert "ok" in run_python(code)  # a fresh interpreter under KERAS_BACKEND=jax
