@@ -36,6 +36,13 @@ class HeadKind:
     loss: str
     metrics: tuple
     classifies: bool = True
+    units: tuple = (1, None)  # the smallest and largest number of outputs (None: no limit)
+    units_rule: str = ""  # what that means, for an error
+
+    def fits(self, units):
+        """Whether an output layer of ``units`` units can be this kind (a binary head has exactly one)."""
+        low, high = self.units
+        return low <= units and (high is None or units <= high)
 
     def scores(self, row):
         """Per-class scores of one output row (binary: both classes)."""
@@ -61,8 +68,10 @@ class HeadKind:
 
 
 HEAD_KINDS = {kind.name: kind for kind in (
-    HeadKind("binary", "sigmoid", "binary_crossentropy", ("accuracy",)),
-    HeadKind("multiclass", "softmax", "sparse_categorical_crossentropy", ("accuracy",)),
+    HeadKind("binary", "sigmoid", "binary_crossentropy", ("accuracy",), units=(1, 1),
+             units_rule="one sigmoid output"),
+    HeadKind("multiclass", "softmax", "sparse_categorical_crossentropy", ("accuracy",), units=(2, None),
+             units_rule="one output per class (at least 2)"),
     HeadKind("multilabel", "sigmoid", "binary_crossentropy", ("binary_accuracy",)),
     HeadKind("regression", "linear", "mse", ("mae",), classifies=False),
 )}

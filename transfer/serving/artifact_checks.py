@@ -88,15 +88,14 @@ def check_declared(path, input_shape, output_shape, metadata):
     if kind is not None:
         if kind not in HEAD_KINDS:
             _fail(path, f"its head kind must be one of {', '.join(HEAD_KINDS)}", kind)
-        if (kind == "binary") != (units == 1) and kind in ("binary", "multiclass"):
-            what = "one sigmoid output" if kind == "binary" else "one output per class (at least 2)"
-            _fail(path, f"its head kind {kind!r} has {what}, but the model has {units}", kind)
+        if not HEAD_KINDS[kind].fits(units):
+            _fail(path, f"its head kind {kind!r} has {HEAD_KINDS[kind].units_rule}, but the model has {units}", kind)
     names = metadata.get("class_names")
     if names is not None:
         if not (isinstance(names, list) and all(isinstance(n, str) and len(n) <= MAX_NAME for n in names)):
             _fail(path, "its class names must be a list of strings", names)
         expected = 2 if units == 1 else units  # a one-unit binary head: both classes named
-        if kind != "regression" and len(names) != expected:
+        if (kind is None or HEAD_KINDS[kind].classifies) and len(names) != expected:
             _fail(path, f"it has {units} outputs but carries {len(names)} class names", names)
     quantization = metadata.get("quantization")
     if quantization is not None and not isinstance(quantization, str):
