@@ -50,7 +50,7 @@ def load_models():
 
     Example:
         >>> load_models()
-        >>> "resnet50" in list_models() and "mobilenet_v2" in list_configs()
+        >>> "resnet50" in zoo.list_models() and "mobilenet_v2" in zoo.list_configs()
         True
     """
     importlib.import_module("zoo.models")
