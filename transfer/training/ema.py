@@ -44,7 +44,7 @@ from keras import ops
 
 from zoo import checks
 
-from transfer.training.ingredients import Ingredient
+from transfer.training.ingredient import Ingredient
 
 
 def decay_at(step, decay, warmup_power=2 / 3):

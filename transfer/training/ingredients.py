@@ -10,6 +10,7 @@ ingredient overrides only the hooks it needs. Adding an ingredient is one
 module and one line in :data:`INGREDIENTS`.
 
 Example:
+    >>> from transfer.training.ingredient import Ingredient
     >>> class Quiet(Ingredient):
     ...     settings = ("quiet",)
     ...     def active(self, recipe):
@@ -18,53 +19,10 @@ Example:
     ('mse', [])
 """
 
-
-class Ingredient:
-    """One part of a recipe that acts on a phase; every hook passes its input through unchanged by default.
-
-    ``plan`` is the run resolved for one model and its data
-    (:class:`~transfer.training.plan.Plan`: ``plan.recipe``, ``plan.model``,
-    ``plan.loss``, ``plan.metrics``, ``plan.monitor``, ``plan.unfreeze_from``,
-    ``plan.steps_per_epoch``, ``plan.epochs``); ``phase`` is 1 or 2.
-    """
-
-    settings = ()  # the Recipe fields this ingredient owns
-
-    def check(self, recipe):
-        """Validate this ingredient's settings of ``recipe``; raise ValueError naming the setting and value."""
-
-    def active(self, recipe):
-        """Whether ``recipe`` uses this ingredient."""
-        return False
-
-    def loss(self, loss, plan):
-        """The loss both phases compile with."""
-        return loss
-
-    def optimizer(self, optimizer, plan, phase):
-        """The optimizer ``phase`` compiles with."""
-        return optimizer
-
-    def data(self, data, plan, phase):
-        """The keyword arguments of ``fit`` (``x``, ``y``, ``batch_size``, ``validation_data``)."""
-        return data
-
-    def prepare(self, model, plan, phase):
-        """Called after the phase set what trains, before ``compile``."""
-
-    def callbacks(self, plan, phase):
-        """Keras callbacks for this phase's ``fit`` (they run before the checkpoint recorder)."""
-        return []
-
-    def finish(self, model, plan):
-        """Called once after the last phase."""
-
-
-# The ingredients' modules subclass Ingredient above, so they are imported after it.
-from transfer.training.mixing import Mixing  # noqa: E402
-from transfer.training.momentum import OneCycleIngredient  # noqa: E402
-from transfer.training.regularisation import GradientAccumulation, LabelSmoothing, WeightDecay  # noqa: E402
-from transfer.training.ema import WeightAveraging  # noqa: E402
+from transfer.training.mixing import Mixing
+from transfer.training.momentum import OneCycleIngredient
+from transfer.training.regularisation import GradientAccumulation, LabelSmoothing, WeightDecay
+from transfer.training.ema import WeightAveraging
 
 # The ingredients, in the order their hooks apply (a loss or an optimizer passes through each in turn).
 # OneCycleIngredient rebuilds the optimizer (a new rate and momentum), so it comes before those that set it.

@@ -29,7 +29,7 @@ mixes as the uninterrupted one. The counter also switches mixing off:
 import keras
 from zoo import checks
 
-from transfer.training.ingredients import Ingredient
+from transfer.training.ingredient import Ingredient
 
 
 class _KeySeed(keras.random.SeedGenerator):

@@ -29,7 +29,7 @@ import numbers
 import keras
 from zoo import checks
 
-from transfer.training.ingredients import Ingredient
+from transfer.training.ingredient import Ingredient
 from transfer.training.optimizers import DiscriminativeOptimizer
 from transfer.training.schedules import OneCycle, cycle_shape
 

@@ -35,7 +35,7 @@ import math
 import keras
 from zoo import checks
 
-from transfer.training.ingredients import Ingredient
+from transfer.training.ingredient import Ingredient
 from transfer.training.optimizers import DiscriminativeOptimizer
 
 SMOOTHABLE = ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy")
