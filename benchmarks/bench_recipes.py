@@ -83,6 +83,9 @@ def main():
                                                               "1 epoch per phase)")
     parser.add_argument("--tasks", nargs="+", default=None, help="imagenet: tasks of benchmarks/real_tasks.py")
     parser.add_argument("--size", type=int, default=64, help="imagenet: image side in pixels")
+    parser.add_argument("--methods", nargs="+", default=None,
+                        help="imagenet: methods besides frozen features (default: the five recipes); names of "
+                             "bench_imagenet_recipes.METHODS, e.g. 'default + EMA 0.99'")
     args = parser.parse_args()
     if args.suite == "imagenet":
         from bench_imagenet_recipes import run  # noqa: the real-weights suite (keras-hub, scikit-image)

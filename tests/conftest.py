@@ -26,6 +26,11 @@ def pytest_sessionstart(session):
             raise pytest.UsageError(f"CI runs every test: install the test extra (missing: {', '.join(missing)})")
 
 
+def pytest_collection_modifyitems(items):
+    """Slow tests first: under ``-n 2`` the longest start early, so none of them ends the run alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: file order otherwise
+
+
 def run_python(code, backend="jax", timeout=600):
     """Run ``code`` in a fresh interpreter with ``KERAS_BACKEND=backend``; return its stdout.
 

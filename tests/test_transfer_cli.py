@@ -5,6 +5,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from transfer import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -25,6 +27,7 @@ def test_help_lists_commands():
         assert word in proc.stdout
 
 
+@pytest.mark.slow
 def test_demo_quick_then_predict(tmp_path):
     out = tmp_path / "demo"
     proc = _run("demo", "--quick", "--output", str(out), timeout=900)  # a ceiling for busy machines, not a timing

@@ -87,6 +87,7 @@ def test_preprocessing_computes_in_float32():
     assert float(out[0, 0, 0, 2]) == 6.3125
 
 
+@pytest.mark.slow
 def test_jax_policies_learn(run_jax):
     out = run_jax("""
         import sys; sys.path.insert(0, "tests")
@@ -150,6 +151,7 @@ def test_augment_in_the_step_under_a_global_mixed_policy_on_tensorflow():
     assert out.getvalue().split() == EXPECTED
 
 
+@pytest.mark.slow
 def test_augment_in_the_step_under_a_global_mixed_policy_on_jax(run_jax):
     assert run_jax(AUGMENT_UNDER_GLOBAL_POLICY).split() == EXPECTED
 

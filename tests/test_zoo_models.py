@@ -1,8 +1,15 @@
 """Every registered model: builds, shapes, parameter counts, save/load, an XLA step, pooling.
 
 Parametrized over ``zoo.list_models()``: registering a model means it is tested.
+The costly checks (a run, a ``.keras`` round trip, an XLA training step, a JAX run,
+pooled heads) run on the shallowest model of each kind (:data:`ONE_OF_EACH_KIND`): a
+deeper twin (ResNet-152 of ResNet-50, plain-110 of plain-20) stacks more of the same
+blocks, built by the same code. Every model is still built at its default input, and
+the deep ResNets' parameters and layer names are compared with keras.applications'
+and the CIFAR ResNets' with the paper's.
 """
 
+import dataclasses
 import os
 
 import keras
@@ -10,6 +17,8 @@ import numpy as np
 import pytest
 
 import zoo
+import zoo.figures
+import zoo.registry
 
 MODELS = zoo.list_models()
 
@@ -31,6 +40,40 @@ KERAS_APPLICATIONS = {
     "resnet152": "ResNet152", "resnet50v2": "ResNet50V2", "resnet101v2": "ResNet101V2",
     "resnet152v2": "ResNet152V2",
 }
+
+
+# The fields of a layout that only say how many blocks a model stacks.
+DEPTH_FIELDS = ("stage_blocks", "depth", "layout")
+
+
+def model_kind(name):
+    """What decides a model's code paths: its family and its layout less the depth fields."""
+    arch = zoo.registry.get_arch(name)
+    if not dataclasses.is_dataclass(arch.spec):
+        return (arch.family, name)  # a one-off builder (the tutorial CNNs, LeNet, AlexNet): its own kind
+    rest = {k: v for k, v in dataclasses.asdict(arch.spec).items() if k not in DEPTH_FIELDS}
+    return (arch.family, type(arch.spec).__name__, tuple(sorted(rest.items())))
+
+
+def one_of_each_kind(names):
+    """The model with the fewest parameters of each :func:`model_kind`."""
+    kinds = {}
+    for name in names:
+        kinds.setdefault(model_kind(name), []).append(name)
+    return sorted(min(group, key=lambda n: zoo.figures.figures(n)["params"]) for group in kinds.values())
+
+
+ONE_OF_EACH_KIND = one_of_each_kind(MODELS)
+
+
+def test_one_of_each_kind_keeps_every_block_and_drops_only_deeper_twins():
+    assert {"resnet20", "plain20", "resnet18", "resnet50", "resnet50v2", "vgg11", "vgg11_bn", "alexnet"} \
+        <= set(ONE_OF_EACH_KIND)
+    dropped = set(MODELS) - set(ONE_OF_EACH_KIND)
+    assert {"resnet152", "resnet110", "plain110", "resnet34", "vgg19_bn"} <= dropped
+    for name in dropped:  # each has a shallower twin of its kind that is kept
+        twin = next(n for n in ONE_OF_EACH_KIND if model_kind(n) == model_kind(name))
+        assert zoo.figures.figures(twin)["params"] < zoo.figures.figures(name)["params"]
 
 
 def small_shape(name):
@@ -71,8 +114,9 @@ def test_basic_block_resnets_match_torchvision(name):
     assert report.trainable_params == TRAINABLE_PARAMS[name]
 
 
-@pytest.mark.parametrize("name", sorted(KERAS_APPLICATIONS))
-@pytest.mark.parametrize("include_top", [True, False])
+# Every architecture headless; with the classifier (the same top for all), one of each kind.
+@pytest.mark.parametrize("name, include_top", [(n, False) for n in sorted(KERAS_APPLICATIONS)]
+                         + [(n, True) for n in ("resnet50", "resnet50v2", "vgg16")])
 def test_parameter_counts_equal_keras_applications(name, include_top):
     ours = zoo.create_model(name, include_top=include_top)
     theirs = getattr(keras.applications, KERAS_APPLICATIONS[name])(weights=None, include_top=include_top)
@@ -88,7 +132,7 @@ def predict(model, x):
     return keras.ops.convert_to_numpy(model(x, training=False))
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", ONE_OF_EACH_KIND)
 def test_builds_runs_and_survives_a_keras_file_round_trip(name, tmp_path):
     model = zoo.create_model(name, input_shape=small_shape(name), classes=7, classifier_activation="softmax")
     assert model.name == name
@@ -103,7 +147,7 @@ def test_builds_runs_and_survives_a_keras_file_round_trip(name, tmp_path):
     assert [l.name for l in loaded.layers] == [l.name for l in model.layers]
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", ONE_OF_EACH_KIND)
 def test_one_xla_training_step(name):
     model = zoo.create_model(name, input_shape=small_shape(name), classes=3, classifier_activation="softmax")
     model.compile(optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy", jit_compile=True)
@@ -118,7 +162,7 @@ def test_one_xla_training_step(name):
     assert changed > 0
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", ONE_OF_EACH_KIND)
 def test_headless_pooling_shapes(name):
     shape = small_shape(name)
     features = zoo.create_model(name, include_top=False, input_shape=shape)
@@ -137,12 +181,13 @@ def test_headless_pooling_shapes(name):
         np.testing.assert_allclose(predict(pooled, x), reduce(fmap, axis=(1, 2)), rtol=1e-5, atol=1e-6)
 
 
-JAX_CHUNKS = 4  # one subprocess per chunk, so the workers share the JAX runs
+JAX_CHUNKS = 2  # one subprocess per chunk, so the workers share the JAX runs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chunk", range(JAX_CHUNKS))
 def test_models_build_and_run_under_jax(chunk, run_jax):
-    names = MODELS[chunk::JAX_CHUNKS]
+    names = ONE_OF_EACH_KIND[chunk::JAX_CHUNKS]
     out = run_jax(
         f"""
         import numpy as np, keras, zoo
