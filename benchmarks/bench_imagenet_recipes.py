@@ -55,15 +55,19 @@ def _model(folder, size, classes, seed):
     return transfer.attach_head(base, classes, dropout=DROPOUT)
 
 
+def batch_norms(model):
+    """Every BatchNormalization layer of ``model``, nested ones included."""
+    return [layer for layer in all_layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
+
+
 def keras_guide(model, train, val, epochs):
     """Head at Adam 1e-3 on a frozen base; then the whole base unfrozen, BatchNorm kept frozen, Adam 1e-5."""
     epochs = epochs or DEFAULT_EPOCHS
     base = transfer.find_backbone(model)[0]
     for trainable, rate in ((False, 1e-3), (True, 1e-5)):
         base.trainable = trainable
-        for layer in all_layers(base):  # the guide's training=False: BatchNorm statistics stay ImageNet's
-            if isinstance(layer, keras.layers.BatchNormalization):
-                layer.trainable = False
+        for layer in batch_norms(base):  # the guide's training=False: BatchNorm statistics stay ImageNet's
+            layer.trainable = False
         model.compile(keras.optimizers.Adam(rate), "sparse_categorical_crossentropy", metrics=["accuracy"])
         model.fit(*train, validation_data=val, epochs=epochs, batch_size=BATCH, verbose=0)
 
@@ -81,26 +85,21 @@ def fastai_fine_tune(model, train, val, epochs):
     transfer.fine_tune(model, train, val, recipe, batch_size=BATCH, verbose=0)
 
 
-def ours_default(model, train, val, epochs):
-    """``transfer.fine_tune`` with today's default Recipe (its own epochs unless ``epochs`` is given)."""
-    recipe = transfer.Recipe() if epochs is None else transfer.Recipe(epochs=epochs)
-    transfer.fine_tune(model, train, val, recipe, batch_size=BATCH, verbose=0)
+def ours(**settings):
+    """``transfer.fine_tune`` with ``transfer.Recipe(**settings)`` (its own epochs unless ``epochs`` is given)."""
+    def run(model, train, val, epochs):
+        recipe = transfer.Recipe(**settings)
+        if epochs is not None:
+            recipe = recipe.replace(epochs=epochs)
+        transfer.fine_tune(model, train, val, recipe, batch_size=BATCH, verbose=0)
+    return run
 
 
 INGREDIENTS = dict(learning_rate=(2e-3, 2e-4), lr_decay=0.3, schedule="one_cycle", label_smoothing=0.1,
                    weight_decay=0.01, ema=0.99, patience=None)
-
-
-def ours_ingredients(model, train, val, epochs, **more):
-    """``transfer.fine_tune`` with the modern ingredients (see the module docstring)."""
-    recipe = transfer.Recipe(**INGREDIENTS, **more)
-    if epochs is not None:
-        recipe = recipe.replace(epochs=epochs)
-    transfer.fine_tune(model, train, val, recipe, batch_size=BATCH, verbose=0)
-
-
-def ours_mixup(model, train, val, epochs):
-    ours_ingredients(model, train, val, epochs, mixup_alpha=0.2, mix_off_epochs=1)
+ours_default = ours()
+ours_ingredients = ours(**INGREDIENTS)
+ours_mixup = ours(**INGREDIENTS, mixup_alpha=0.2, mix_off_epochs=1)
 
 
 RECIPES = {"keras guide": keras_guide, "fastai fine_tune": fastai_fine_tune, "ours (default Recipe)": ours_default,
@@ -115,33 +114,22 @@ def with_bn_momentum(recipe, momentum):
     ImageNet's while the weights learned on batch statistics.
     """
     def run(model, train, val, epochs):
-        for layer in all_layers(model):
-            if isinstance(layer, keras.layers.BatchNormalization):
-                layer.momentum = momentum
+        for layer in batch_norms(model):
+            layer.momentum = momentum
         recipe(model, train, val, epochs)
     return run
 
 
-def default_plus(**settings):
-    """The default Recipe with ``settings`` added: one ingredient at a time."""
-    def run(model, train, val, epochs):
-        recipe = transfer.Recipe(**settings)
-        if epochs is not None:
-            recipe = recipe.replace(epochs=epochs)
-        transfer.fine_tune(model, train, val, recipe, batch_size=BATCH, verbose=0)
-    return run
-
-
 # One ingredient at a time on top of the default Recipe, and fastai's recipe with PyTorch's BatchNorm momentum.
-ABLATION = {"default + one-cycle": default_plus(schedule="one_cycle"),
-            "default + label smoothing 0.1": default_plus(label_smoothing=0.1),
-            "default + weight decay 0.01": default_plus(weight_decay=0.01),
-            "default + EMA 0.99": default_plus(ema=0.99),
+ABLATION = {"default + one-cycle": ours(schedule="one_cycle"),
+            "default + label smoothing 0.1": ours(label_smoothing=0.1),
+            "default + weight decay 0.01": ours(weight_decay=0.01),
+            "default + EMA 0.99": ours(ema=0.99),
             "fastai fine_tune, BatchNorm momentum 0.9": with_bn_momentum(fastai_fine_tune, 0.9),
             # Candidates for the default: the Keras guide's gentle phase 2 inside a Recipe (early stopping kept).
-            "default, phase 2 at 1e-5": default_plus(learning_rate=(1e-3, 1e-5)),
-            "default, phase 2 at 1e-5 from the first group": default_plus(learning_rate=(1e-3, 1e-5),
-                                                                           unfreeze_from=0)}
+            "default, phase 2 at 1e-5": ours(learning_rate=(1e-3, 1e-5)),
+            "default, phase 2 at 1e-5 from the first group": ours(learning_rate=(1e-3, 1e-5),
+                                                                   unfreeze_from=0)}
 METHODS = {**RECIPES, **ABLATION}
 
 
