@@ -83,3 +83,25 @@ def test_a_run_recorded_before_a_setting_existed_resumes(digits16, tmp_path):
     with pytest.raises(ValueError, match="Differs: mode: saved 'auto', now 'max'"):
         transfer.fine_tune(_model(), train, epochs=(1, 1), patience=None, mode="max", checkpoint_dir=tmp_path,
                            resume=True, verbose=0)
+
+
+@pytest.mark.parametrize("carry_best", [False, True])
+def test_carry_best_keeps_phase_one_when_phase_two_never_beats_it(digits16, carry_best):
+    # Phase 2 at a rate that wrecks the network: every one of its epochs is worse than phase 1's best.
+    x, y = digits16
+    train, val = (x[:200], y[:200]), (x[200:300], y[200:300])
+    kwargs = dict(learning_rate=(3e-3, 50.0), optimizer="sgd", patience=2, carry_best=carry_best, verbose=0)
+    model = _model()
+    phase1 = transfer.fine_tune(model, train, val, epochs=(4, 0), **kwargs)
+    after_phase1 = [w.copy() for w in model.get_weights()]
+    model = _model()
+    both = transfer.fine_tune(model, train, val, epochs=(4, 3), **kwargs)
+    phase2_losses = both.history["val_loss"][both.phase_boundaries[0]:]
+    assert min(phase2_losses) > min(phase1.history["val_loss"]), both.history["val_loss"]
+    same = all(np.array_equal(a, b) for a, b in zip(after_phase1, model.get_weights()))
+    assert same == carry_best  # without it: phase 2's least bad epoch, unlike phase 1's model
+    val_loss = model.evaluate(*val, verbose=0)[0]
+    if carry_best:
+        assert val_loss == pytest.approx(min(phase1.history["val_loss"]), rel=1e-4)
+    else:
+        assert val_loss > min(phase1.history["val_loss"]) * 1.5

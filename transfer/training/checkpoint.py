@@ -197,14 +197,16 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     def path(self, name):
         return os.path.join(self.directory, name)
 
-    def begin_phase(self, phase, patience=None):
+    def begin_phase(self, phase, patience=None, carry_best=False):
         """Start (or resume) ``phase``: the state moves to it, and its EarlyStopping is made here.
 
         Returns the phase's :class:`PhaseEarlyStopping` (monitoring this
         recorder's quantity in its ``mode``), to go before this callback in
         ``fit``'s list. With ``patience=None`` it never stops the phase and
         restores nothing: it only judges, by its mode, what is an improvement.
-        A resumed phase's stopping starts from the saved counters and best weights.
+        A resumed phase's stopping starts from the saved counters and best weights;
+        with ``carry_best``, a fresh phase 2's starts from the best so far and
+        the model's weights now (phase 1's restored best).
         """
         self.state.start_phase(phase)
         stops = patience is not None
@@ -214,6 +216,10 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         saved = self.saved or {}
         if self.state.early_stopping and self.state.epoch_in_phase:
             self.early_stopping.resume_from(self.state.early_stopping, saved.get("early_stopping"))
+        elif carry_best and stops and phase == 2 and self.state.best is not None:
+            counters = {"wait": 0, "best": self.state.best, "best_epoch": self.state.epochs_done - 1,
+                        "stopped_epoch": 0}
+            self.early_stopping.resume_from(counters, self.model.get_weights())
         return self.early_stopping
 
     def end_phase(self, planned_epochs):

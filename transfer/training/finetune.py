@@ -68,7 +68,7 @@ def _fit_phase(model, plan, phase, ingredients, recorder, *, loss, validation, c
     for ingredient in ingredients:
         ingredient.prepare(model, plan, phase)
     state, planned = recorder.state, plan.epochs[phase - 1]
-    stop = recorder.begin_phase(phase, plan.recipe.patience)
+    stop = recorder.begin_phase(phase, plan.recipe.patience, plan.recipe.carry_best)
     # A phase EarlyStopping ended needs no epoch, only the end of fit (best weights restored).
     left = 0 if state.stopped_early else planned - state.epoch_in_phase
     model.compile(optimizer=optimizer, loss=loss, metrics=list(plan.metrics), jit_compile=jit_compile)

@@ -76,6 +76,9 @@ class Recipe:
             None: ``"val_loss"`` with validation data, else ``"loss"``.
         mode: ``"auto"``, ``"min"`` or ``"max"``: EarlyStopping's own mode,
             which also decides what the best checkpoint is.
+        carry_best: phase 2's early stopping starts from phase 1's best
+            monitored value and weights, so a phase 2 that never beats
+            phase 1 returns phase 1's model (with ``patience`` set).
         loss, metrics: None: from the head kind (cross-entropy with accuracy,
             or mse with mae for regression).
         pct_start, div: one value or a (phase 1, phase 2) pair; ``div_final``,
@@ -119,6 +122,7 @@ class Recipe:
     patience: Optional[int] = 3
     monitor: Optional[str] = None
     mode: str = "auto"
+    carry_best: bool = False
     loss: Any = None
     metrics: Any = None
     # The ingredients' settings (transfer/training/ingredients.py); each default leaves the run as it was.
