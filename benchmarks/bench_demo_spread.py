@@ -2,7 +2,7 @@
 
 Runs ``transfer demo`` (full length, ``--seeds`` seeds) in a fresh process per
 configuration: ``TF_ENABLE_ONEDNN_OPTS`` 0 and 1, pinned to one core or given
-two (``taskset``). Prints, per configuration and method, the mean test
+two (``taskset``; one core means one worker process, two cores two). Prints, per configuration and method, the mean test
 accuracy and the per-seed values, then the ranking of the methods in each
 configuration; the figures go to BENCHMARKS.md ("The demo across machines").
 
@@ -22,9 +22,9 @@ CHILD = """
 import json, resource, sys
 from transfer import demo
 report = demo.run(sys.argv[1], quick=sys.argv[2] == "1", seeds=tuple(range(int(sys.argv[3]))))
-usage = resource.getrusage(resource.RUSAGE_SELF)
+usages = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]  # and its workers
 print(json.dumps({"per_seed": report["per_seed"], "seconds": report["seconds"],
-                  "cpu_seconds": usage.ru_utime + usage.ru_stime}))
+                  "cpu_seconds": sum(u.ru_utime + u.ru_stime for u in usages)}))
 """
 
 

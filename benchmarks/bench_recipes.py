@@ -1,7 +1,7 @@
 """Fine-tuning recipes compared: accuracy mean ± sd over seeds, on real ImageNet weights or the demo's task.
 
 ``--suite imagenet`` (benchmarks/bench_imagenet_recipes.py): ImageNet
-EfficientNet-Lite0 (``transfer.sources.torch_weights.efficientnet_lite0_folder``)
+EfficientNet-Lite0 (``transfer.sources.lite0.efficientnet_lite0_folder``)
 fine-tuned on small real tasks (benchmarks/real_tasks.py) by a head on frozen
 features, the Keras guide's recipe, fastai's ``fine_tune`` rebuilt from our parts
 and our default ``Recipe``.
@@ -94,9 +94,8 @@ def main():
     args.epochs = args.epochs or 15
     out = tempfile.mkdtemp(prefix="bench_recipes_")
     x, y = digits.load_canvases()
-    runs = demo._Runs(None, None)  # records the pre-training's held-out 0-4 accuracy
-    weights, _ = demo.pretrain(x, y, out, demo.BACKBONE, args.pre_epochs, runs)
-    pre_acc = runs.done[0].accuracy
+    weights, _, pre_run = demo.pretrain(x, y, out, demo.BACKBONE, args.pre_epochs)
+    pre_acc = pre_run.accuracy  # on the held-out 0-4 images
     scores = {name: [] for name in RECIPES}
     for seed in args.seeds:
         train, val, (xte, yte) = digits.few_shot_split(x, y, range(5, 10), args.shots, seed)

@@ -15,7 +15,6 @@ import fnmatch
 import re
 import sys
 
-import keras
 from tqdm.auto import tqdm
 
 import transfer
@@ -86,7 +85,8 @@ def _add_demo(sub):
     demo.add_argument("--backbone", default=demo_lib.BACKBONE,
                       help="zoo model to pre-train, any accepting 20x20x1 input (default: %(default)s)")
     shown = demo.add_mutually_exclusive_group()
-    shown.add_argument("--verbose", action="store_true", help="Keras's line per epoch instead of progress bars")
+    shown.add_argument("--verbose", action="store_true",
+                       help="Keras's line per epoch instead of the progress bar (trains in one process)")
     shown.add_argument("--quiet", action="store_true", help="no line per training run, only the results")
     demo.set_defaults(run=_demo)
 
@@ -146,52 +146,31 @@ def build_parser():
     return parser
 
 
-def _progress_bars():
-    """``(watch, close)`` for :func:`transfer.demo.run`: a progress bar over epochs on stderr while a run trains.
-
-    The bar disappears when its run ends (the run's line replaces it) and is
-    off when stderr is not a terminal, so logs and captured output hold the
-    lines only.
-    """
-    class EpochBar(keras.callbacks.Callback):
-        def __init__(self, label, epochs):
-            super().__init__()
-            self.bar = tqdm(total=epochs, desc=label, unit="epoch", leave=False, file=sys.stderr,
-                            disable=not sys.stderr.isatty())
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.bar.update(1)
-            if logs and "val_accuracy" in logs:
-                self.bar.set_postfix(val_acc=f"{logs['val_accuracy']:.3f}")
-
-    current = []  # the bar of the run now training; on_run closes it before the run's line is printed
-
-    def watch(method, seed, max_epochs):
-        current.append(EpochBar(f"{method} (seed {seed})", max_epochs))
-        return current[-1:]
-
-    def close():
-        while current:
-            current.pop().bar.close()
-
-    return watch, close
-
-
 def _demo(args):
     seeds = (0,) if args.quick else tuple(range(args.seeds))
-    watch, close_bars = (None, lambda: None) if args.verbose or args.quiet else _progress_bars()
+    # A bar over the trainings on stderr, on a terminal only, so logs and captured output hold the lines only.
+    # --verbose trains in this process, so Keras's lines per epoch do not interleave between processes.
+    bar = None if args.verbose or args.quiet else tqdm(total=1 + 3 * len(seeds), desc="trainings", leave=False,
+                                                       file=sys.stderr, disable=not sys.stderr.isatty())
 
     def on_run(record):
-        close_bars()
+        if bar is not None:
+            bar.clear()
         if not args.quiet:
             print(record, flush=True)
+        if bar is not None:
+            bar.update(1)
 
     if not args.quiet:
         print(f"transfer demo: {args.backbone} pre-trained on digits 0-4, then digits 5-9 from {args.shots} "
               f"labelled images per class; seeds {list(seeds)}", flush=True)
     check_backbone(args.backbone)
-    report = demo_lib.run(args.output, quick=args.quick, seeds=seeds, shots=args.shots, backbone=args.backbone,
-                      verbose=2 if args.verbose else 0, watch=watch, on_run=on_run)
+    try:
+        report = demo_lib.run(args.output, quick=args.quick, seeds=seeds, shots=args.shots, backbone=args.backbone,
+                              verbose=2 if args.verbose else 0, on_run=on_run, workers=1 if args.verbose else None)
+    finally:
+        if bar is not None:
+            bar.close()
     print()
     print(demo_lib.table(report))
     print()

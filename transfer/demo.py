@@ -17,9 +17,17 @@ turned tiny numerical differences between machines into different
 conclusions. The scratch network's BatchNorm statistics are recomputed from
 its training images before it is scored (:func:`precise_batchnorm`). XLA is
 off: on CPU it makes these small convolutions train slower.
+
+The trainings run in two worker processes where the machine has two cores or
+more (``workers``): on a CPU most of a short Keras training is TensorFlow
+building its graph, which takes one core, so the from-scratch runs train
+beside the pre-training. Each training sets its own seeds, so the figures do
+not depend on where or in which order it runs.
 """
 
+import concurrent.futures
 import dataclasses
+import multiprocessing
 import os
 import time
 
@@ -95,21 +103,11 @@ def precise_batchnorm(model, images):
         layer.momentum = momentum
 
 
-class _Runs:
-    """Times each training, scores it, collects its :class:`TrainingRun` and passes the caller's hooks along."""
-
-    def __init__(self, watch, on_run):
-        self.watch, self.on_run, self.done = watch, on_run, []
-
-    def train(self, method, seed, max_epochs, fit, score, on="test"):
-        """``fit(callbacks) -> history dict``, then ``score() -> accuracy``; returns the history."""
-        start = time.perf_counter()
-        history = fit(list(self.watch(method, seed, max_epochs)) if self.watch else [])
-        record = TrainingRun(method, seed, len(history["loss"]), score(), time.perf_counter() - start, on)
-        self.done.append(record)
-        if self.on_run:
-            self.on_run(record)
-        return history
+def _timed(method, seed, fit, score, on="test"):
+    """``fit() -> history dict``, then ``score() -> accuracy``; returns ``(TrainingRun, history)``."""
+    start = time.perf_counter()
+    history = fit()
+    return TrainingRun(method, seed, len(history["loss"]), score(), time.perf_counter() - start, on), history
 
 
 def _compiled(model, learning_rate=1e-3):
@@ -122,14 +120,14 @@ def _accuracy(model, x, y):
     return float(np.mean(np.argmax(model.predict(x, verbose=0, batch_size=512), axis=1) == y))
 
 
-def pretrain(x, y, out, backbone_name, epochs, runs=None, verbose=0):
-    """Train ``backbone_name`` + a head on digits 0-4; save the backbone's weights; return (path, history).
+def pretrain(x, y, out, backbone_name, epochs, verbose=0):
+    """Train ``backbone_name`` + a head on digits 0-4; save the backbone's weights; return (path, history, run).
 
     The learning rate decays to zero along a cosine, so the weights settle
     instead of stopping mid-stride: the features the other methods start
-    from then differ less between machines whose arithmetic differs.
+    from then differ less between machines whose arithmetic differs. ``run``
+    is the :class:`TrainingRun`, scored on the held-out 0-4 images.
     """
-    runs = runs or _Runs(None, None)
     keras.utils.set_random_seed(0)
     mask = y < 5
     xs, ys = x[mask], y[mask]
@@ -146,66 +144,78 @@ def pretrain(x, y, out, backbone_name, epochs, runs=None, verbose=0):
         precise_batchnorm(model, xs[n_val:])
         return _accuracy(model, xs[:n_val], ys[:n_val])
 
-    history = runs.train("pre-training on 0-4", 0, epochs, lambda callbacks: model.fit(
-        xtrain, ytrain, epochs=epochs, batch_size=PRETRAIN_BATCH, verbose=verbose, callbacks=callbacks).history,
-        score, on="0-4")
+    record, history = _timed("pre-training on 0-4", 0, lambda: model.fit(
+        xtrain, ytrain, epochs=epochs, batch_size=PRETRAIN_BATCH, verbose=verbose).history, score, on="0-4")
     path = os.path.join(out, f"{backbone_name}_digits0-4.weights.h5")
     with atomic_path(path, ".weights.h5") as part:
         base.save_weights(part)
-    return path, history
+    return path, history, record
 
 
-def one_seed(x, y, weights, backbone_name, shots, seed, epochs, out, runs, verbose=0):
-    """Scratch, frozen features and fine-tune test accuracies for one seed; plus histories and the model.
+def _split(x, y, shots, seed):
+    """The seed's few-shot training images and the test images: the split's validation images join the test set.
 
-    Each method is judged at its last epoch on the test images: the few-shot
-    split's validation images join them (nothing is selected on any images).
+    Nothing is selected on validation images, so they serve best as more test images.
     """
     (xtr, ytr), (xva, yva), (xte, yte) = digits.few_shot_split(x, y, range(5, 10), shots, seed)
-    xte, yte = np.concatenate([xva, xte]), np.concatenate([yva, yte])
-    shape = x.shape[1:]
-    # 1. From scratch: the same network, random weights, everything trainable.
+    return (xtr, ytr), (np.concatenate([xva, xte]), np.concatenate([yva, yte]))
+
+
+def from_scratch(backbone_name, shots, seed, epochs, verbose=0):
+    """The baseline: the same network, random weights, everything trainable; returns (run, history)."""
+    x, y = digits.load_canvases()
+    (xtr, ytr), (xte, yte) = _split(x, y, shots, seed)
     keras.utils.set_random_seed(seed)
     scratch = _compiled(transfer.attach_head(
-        transfer.load_backbone(backbone_name, weights=None, input_shape=shape), 5, dropout=0.3, **HEAD))
+        transfer.load_backbone(backbone_name, weights=None, input_shape=x.shape[1:]), 5, dropout=0.3, **HEAD))
 
-    def score_scratch():
+    def score():
         precise_batchnorm(scratch, xtr)
         return _accuracy(scratch, xte, yte)
 
-    h_scratch = runs.train(METHODS[0], seed, epochs * 2, lambda callbacks: scratch.fit(
-        xtr, ytr, epochs=epochs * 2, batch_size=16, verbose=verbose, callbacks=callbacks).history, score_scratch)
-    # 2. Frozen features: run the pretrained base once (cached), train a small head on the vectors.
+    return _timed(METHODS[0], seed, lambda: scratch.fit(
+        xtr, ytr, epochs=epochs * 2, batch_size=16, verbose=verbose).history, score)
+
+
+def from_pretrained(weights, backbone_name, shots, seed, epochs, out, verbose=0, model_path=None):
+    """Frozen features + head, then the two-phase fine-tune, from the pre-trained ``weights``.
+
+    Returns ``(runs, fine-tune history, phase boundaries, test images)``; the
+    fine-tuned model is saved at ``model_path`` when one is given.
+    """
+    x, y = digits.load_canvases()
+    (xtr, ytr), (xte, yte) = _split(x, y, shots, seed)
+    shape = x.shape[1:]
+    # Frozen features: run the pretrained base once (cached), train a small head on the vectors.
     keras.utils.set_random_seed(seed)
     base = transfer.load_backbone(backbone_name, weights=weights, input_shape=shape)
     cache = os.path.join(out, "feature_cache")
     ftr, fte = (transfer.extract_features(base, a, pooling=HEAD["pooling"], cache_dir=cache) for a in (xtr, xte))
     head = _compiled(transfer.head_on_features(ftr.shape[1:], 5, dropout=0.3, hidden=HEAD["hidden"]))
-    runs.train(METHODS[1], seed, epochs * 2, lambda callbacks: head.fit(
-        ftr, ytr, epochs=epochs * 2, batch_size=16, verbose=verbose, callbacks=callbacks).history,
-        lambda: _accuracy(head, fte, yte))
-    # 3. Fine-tune: head on the frozen base, then the whole base unfrozen at a lower rate, each
-    #    earlier group 0.3 times slower (discriminative learning rates).
+    frozen, _ = _timed(METHODS[1], seed, lambda: head.fit(
+        ftr, ytr, epochs=epochs * 2, batch_size=16, verbose=verbose).history, lambda: _accuracy(head, fte, yte))
+    # Fine-tune: head on the frozen base, then the whole base unfrozen at a lower rate, each
+    # earlier group 0.3 times slower (discriminative learning rates).
     keras.utils.set_random_seed(seed)
     model = transfer.attach_head(transfer.load_backbone(backbone_name, weights=weights, input_shape=shape), 5,
                                  dropout=0.3, **HEAD)
     first_group = next(iter(transfer.layer_groups(model)))
     result = None
 
-    def fine_tune(callbacks):
+    def fine_tune():
         nonlocal result
         result = transfer.fine_tune(model, (xtr, ytr), None, RECIPE, epochs=(epochs, epochs),
-                                    unfreeze_from=first_group, batch_size=16, verbose=verbose, jit_compile=JIT,
-                                    callbacks=callbacks)
+                                    unfreeze_from=first_group, batch_size=16, verbose=verbose, jit_compile=JIT)
         return result.history
 
-    runs.train(METHODS[2], seed, epochs * 2, fine_tune, lambda: _accuracy(model, xte, yte))
-    scores = {r.method: r.accuracy for r in runs.done[-3:]}
-    return scores, h_scratch, result, model, len(yte)
+    tuned, _ = _timed(METHODS[2], seed, fine_tune, lambda: _accuracy(model, xte, yte))
+    if model_path:
+        transfer.save_model(model, model_path, class_names=[str(c) for c in range(5, 10)])
+    return [frozen, tuned], result.history, result.phase_boundaries, len(yte)
 
 
-def run(out="transfer_demo", quick=False, seeds=SEEDS, shots=SHOTS, backbone=BACKBONE, verbose=0, watch=None,
-        on_run=None):
+def run(out="transfer_demo", quick=False, seeds=SEEDS, shots=SHOTS, backbone=BACKBONE, verbose=0, on_run=None,
+        workers=None):
     """Run the whole demo; return a dict of the figures, the training runs, file paths and seconds taken.
 
     Args:
@@ -215,9 +225,13 @@ def run(out="transfer_demo", quick=False, seeds=SEEDS, shots=SHOTS, backbone=BAC
         shots: labelled training images per class of 5-9.
         backbone: a zoo model accepting 20x20x1 input.
         verbose: Keras's ``fit`` verbosity (2: one line per epoch).
-        watch: optional ``f(method, seed, max_epochs) -> [keras callbacks]``
-            added to each training (the command line's progress bar).
-        on_run: optional ``f(TrainingRun)`` called as each training ends.
+        on_run: optional ``f(TrainingRun)``, called for each training in a
+            fixed order (pre-training, then per seed: scratch, frozen
+            features, fine-tuned) as soon as it and those before it are done.
+        workers: processes that train (fresh ones, in the environment of this
+            one; Keras settings made in this process do not reach them);
+            1: everything in this process. None: 2 where this process may
+            use two cores or more, else 1.
 
     Example:
         It trains for a minute, so the doctests skip it (tests/test_transfer_cli.py runs it):
@@ -229,27 +243,66 @@ def run(out="transfer_demo", quick=False, seeds=SEEDS, shots=SHOTS, backbone=BAC
     """
     start = time.perf_counter()
     os.makedirs(out, exist_ok=True)
-    runs = _Runs(watch, on_run)
-    x, y = digits.load_canvases()
     pre_epochs, epochs = EPOCHS_QUICK if quick else EPOCHS
-    weights, pre_hist = pretrain(x, y, out, backbone, pre_epochs, runs, verbose)
-    per_seed = []
-    for seed in seeds:
-        scores, h_scratch, result, model, n_test = one_seed(x, y, weights, backbone, shots, seed, epochs, out,
-                                                            runs, verbose)
-        per_seed.append(scores)
+    on_run = on_run or (lambda record: None)
+    model_path = os.path.join(out, "digits5-9.keras")
+    with _executor(workers) as pool:
+        # The scratch runs need no pre-trained weights: they go first, beside the pre-training.
+        pretraining = pool.submit(pretrain, *digits.load_canvases(), out, backbone, pre_epochs, verbose)
+        scratch = [pool.submit(from_scratch, backbone, shots, seed, epochs, verbose) for seed in seeds]
+        weights, pre_hist, pre_run = pretraining.result()
+        on_run(pre_run)
+        tuned = [pool.submit(from_pretrained, weights, backbone, shots, seed, epochs, out, verbose,
+                             model_path if seed == seeds[-1] else None) for seed in seeds]
+        done, per_seed = [pre_run], []
+        for scratch_future, tuned_future in zip(scratch, tuned):
+            scratch_run, h_scratch = scratch_future.result()
+            pretrained_runs, ft_history, boundaries, n_test = tuned_future.result()
+            for record in (scratch_run, *pretrained_runs):
+                on_run(record)
+                done.append(record)
+            per_seed.append({r.method: r.accuracy for r in done[-3:]})
     mean = {m: float(np.mean([s[m] for s in per_seed])) for m in METHODS}
     std = {m: float(np.std([s[m] for s in per_seed])) for m in METHODS}
     report = {"per_seed": per_seed, "mean": mean, "std": std, "seeds": list(seeds), "shots": shots,
-              "n_test": n_test, "pretrain_accuracy": runs.done[0].accuracy, "backbone": backbone,
-              "runs": [dataclasses.asdict(r) for r in runs.done]}
-    report["paths"] = _write_files(out, report, x, y, pre_hist, h_scratch, result, model)
+              "n_test": n_test, "pretrain_accuracy": pre_run.accuracy, "backbone": backbone,
+              "runs": [dataclasses.asdict(r) for r in done]}
+    report["paths"] = _write_files(out, report, pre_hist, h_scratch, (ft_history, boundaries), model_path)
     report["seconds"] = time.perf_counter() - start
     return report
 
 
-def _write_files(out, report, x, y, pre_hist, h_scratch, result, model):
-    """The figures, the fine-tuned model and sample images; returns {what: path}."""
+def default_workers():
+    """2 where this process may run on two cores or more (its CPU affinity, e.g. under ``taskset``), else 1."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return 2 if cores >= 2 else 1
+
+
+class _InThisProcess:
+    """The executor interface for ``workers=1``: each job runs when it is submitted."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def submit(self, fn, *args):
+        future = concurrent.futures.Future()
+        future.set_result(fn(*args))
+        return future
+
+
+def _executor(workers):
+    workers = workers or default_workers()
+    if workers == 1:
+        return _InThisProcess()
+    # "spawn": a fork of a process that runs TensorFlow's threads can hang.
+    return concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _write_files(out, report, pre_hist, h_scratch, fine_tuning, model_path):
+    """The figures and sample images (the fine-tuned model is saved where it trained); returns {what: path}."""
     import matplotlib.pyplot as plt  # pyplot (and a backend) only when figures are drawn
 
     from viz import plot_history  # viz imports pyplot too
@@ -264,10 +317,11 @@ def _write_files(out, report, x, y, pre_hist, h_scratch, result, model):
     plot_history(h_scratch, title=f"from scratch on digits 5-9, {shots} per class, seed {seed}",
                  path=paths["scratch curves"])
     paths["fine-tune curves"] = os.path.join(out, "finetune_curves.png")
-    plot_history(result.history, phase_boundaries=result.phase_boundaries, path=paths["fine-tune curves"],
+    history, boundaries = fine_tuning
+    plot_history(history, phase_boundaries=boundaries, path=paths["fine-tune curves"],
                  title=f"fine-tuning on digits 5-9, seed {seed} (dashed: backbone unfrozen)")
-    paths["model"] = transfer.save_model(model, os.path.join(out, "digits5-9.keras"),
-                                         class_names=[str(c) for c in range(5, 10)])
+    paths["model"] = model_path
+    x, y = digits.load_canvases()
     paths["samples"] = _write_samples(x, y, os.path.join(out, "samples"))
     plt.close("all")
     return paths

@@ -13,6 +13,8 @@ people debugging a GPU set-up.
 Example:
     >>> is_command(["/usr/bin/zoo", "list"]), is_command(["-m"]), is_command(["train.py"])
     (True, True, False)
+    >>> is_command(["/src/transfer/__main__.py", "demo"]), is_command(["/src/app/__main__.py"])
+    (True, False)
 """
 
 import contextlib
@@ -24,9 +26,17 @@ COMMANDS = ("zoo", "transfer")
 
 
 def is_command(argv=None):
-    """Whether this process runs one of the command lines (``python -m`` shows ``"-m"`` while it imports)."""
+    """Whether this process runs one of the command lines.
+
+    ``python -m transfer`` shows ``"-m"`` while it imports, then the path of
+    ``transfer/__main__.py``, which is what a worker process started by the
+    command (``multiprocessing``'s spawn) is given.
+    """
     argv = sys.argv if argv is None else argv
-    return bool(argv) and (argv[0] == "-m" or os.path.basename(argv[0]) in COMMANDS)
+    if not argv:
+        return False
+    folder, name = os.path.split(argv[0])
+    return argv[0] == "-m" or name in COMMANDS or (name == "__main__.py" and os.path.basename(folder) in COMMANDS)
 
 
 @contextlib.contextmanager
