@@ -83,6 +83,15 @@ def test_a_run_recorded_before_a_setting_existed_resumes(digits16, tmp_path):
     with pytest.raises(ValueError, match="Differs: mode: saved 'auto', now 'max'"):
         transfer.fine_tune(_model(), train, epochs=(1, 1), patience=None, mode="max", checkpoint_dir=tmp_path,
                            resume=True, verbose=0)
+    # carry_best is on by default now; a run saved before it existed ran without it, and resumes only so.
+    del state["run"]["carry_best"]
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    with pytest.raises(ValueError, match="Differs: carry_best: saved False, now True"):
+        transfer.fine_tune(_model(), train, epochs=(1, 1), patience=None, checkpoint_dir=tmp_path, resume=True,
+                           verbose=0)
+    result = transfer.fine_tune(_model(), train, epochs=(1, 1), patience=None, carry_best=False,
+                                checkpoint_dir=tmp_path, resume=True, verbose=0)
+    assert result.phase_epochs == [1, 1]
 
 
 @pytest.mark.parametrize("carry_best", [False, True])

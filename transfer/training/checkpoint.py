@@ -139,8 +139,8 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         ``run`` (model fingerprint and settings), saying what differs. Resuming
         loads the saved weights into ``model`` at once, and the optimizer's
         variables and EarlyStopping's state when training starts again.
-        ``defaults``: the values of settings a saved run may predate (a run
-        recorded before a setting existed ran with its default).
+        ``defaults``: the values of settings a saved run may predate (what a
+        run recorded before a setting existed ran with).
 
         Example:
             >>> model = zoo.cnn_mnist()

@@ -8,7 +8,9 @@ keywords of :func:`fine_tune` override its settings. The two phases, as
 group, BatchNorm kept in inference mode unless ``train_bn=True``), fit at the
 lower ``learning_rate[1]``, optionally with discriminative learning rates
 (``lr_decay``: each earlier group learns ``lr_decay`` times slower). Both
-phases use Keras's EarlyStopping (best weights restored); every epoch is
+phases use Keras's EarlyStopping (best weights restored), and phase 2 starts
+from phase 1's best (``carry_best``): it is kept only where it beats phase 1
+on the monitored quantity. Every epoch is
 recorded by one :class:`~transfer.training.checkpoint.ResumableCheckpoint`, which with
 ``checkpoint_dir`` also writes the checkpoint files.
 
@@ -26,7 +28,7 @@ import functools
 from transfer.sources import hub
 from transfer.training import checkpoint as ckpt
 from transfer.training.ingredients import active_ingredients
-from transfer.training.recipe import Recipe
+from transfer.training.recipe import PREDATING, Recipe
 
 
 class FineTuneHistory:
@@ -126,7 +128,7 @@ def fine_tune(model, train, validation=None, recipe=None, *, checkpoint_dir=None
     plan = recipe.resolve(model, train, validation, batch_size)
     recorder = ckpt.ResumableCheckpoint.open(checkpoint_dir, model, plan.record(), monitor=plan.monitor,
                                              resume=resume, overwrite=overwrite, mode=recipe.mode,
-                                             defaults=Recipe().config())
+                                             defaults={**Recipe().config(), **PREDATING})
     recorder.set_model(model)  # it also saves between phases, outside fit
     state, ingredients = recorder.state, active_ingredients(recipe)
     loss = functools.reduce(lambda loss, ing: ing.loss(loss, plan), ingredients, plan.loss)

@@ -30,6 +30,8 @@ from transfer.training.run_state import describe
 from transfer.training.schedules import SCHEDULES
 
 MODES = ("auto", "min", "max")
+# What a run saved before a setting existed did, where that is not the setting's default now.
+PREDATING = {"carry_best": False}
 
 
 def _per_phase(value, name):
@@ -50,6 +52,17 @@ def _epoch_count(value, name):
 @dataclasses.dataclass(frozen=True)
 class Recipe:
     """The two-phase fine-tuning recipe of :func:`transfer.fine_tune`.
+
+    The defaults were chosen by measurement on real ImageNet weights
+    (BENCHMARKS.md, "Fine-tuning on real ImageNet weights"): phase 1 trains
+    the head until the validation loss stops improving (up to 50 epochs,
+    patience 5), as long as a head on frozen features would train; phase 2
+    unfreezes the last group at a tenth of the rate for up to 5 epochs and
+    is kept only where it beats phase 1 on validation (``carry_best``). On
+    three small real tasks this matched or beat a head on frozen features
+    on every seed, and beat the Keras guide's recipe. Without validation
+    data early stopping watches the training loss, which keeps falling:
+    pass ``epochs`` then.
 
     Attributes:
         epochs: one value or a (phase 1, phase 2) pair; a phase with 0
@@ -111,7 +124,7 @@ class Recipe:
         TypeError: Recipe has no setting 'optimzer'. Did you mean: optimizer, ...? Settings: epochs, ...
     """
 
-    epochs: Tuple[int, int] = (5, 5)
+    epochs: Tuple[int, int] = (50, 5)
     learning_rate: Tuple[float, float] = (1e-3, 1e-4)
     unfreeze_from: Any = None
     train_bn: bool = False
@@ -119,10 +132,10 @@ class Recipe:
     optimizer: Any = "adam"
     schedule: str = "constant"
     warmup: float = 0.1
-    patience: Optional[int] = 3
+    patience: Optional[int] = 5
     monitor: Optional[str] = None
     mode: str = "auto"
-    carry_best: bool = False
+    carry_best: bool = True
     loss: Any = None
     metrics: Any = None
     # The ingredients' settings (transfer/training/ingredients.py); each default leaves the run as it was.
