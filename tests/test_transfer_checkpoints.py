@@ -39,7 +39,9 @@ def _batches(data):
 
 def _run(model, digits, folder, **kwargs):
     train, val = digits
-    options = dict(epochs=(2, 5), learning_rate=(3e-3, 3e-3), patience=2, verbose=0, checkpoint_dir=folder)
+    # carry_best=False: the scenarios below count phase 2's patience from its own first epoch.
+    options = dict(epochs=(2, 5), learning_rate=(3e-3, 3e-3), patience=2, carry_best=False, verbose=0,
+                   checkpoint_dir=folder)
     return transfer.fine_tune(model, _batches(train), _batches(val), **{**options, **kwargs})
 
 
@@ -133,18 +135,24 @@ def test_data_reaches_the_disk_before_the_rename(tmp_path, monkeypatch):
 # epoch 2's weights. Cut before epoch 4, the resumed run must know its patience is half used up and which
 # weights were best; cut before epoch 1, it needs Adam's moments and iteration count.
 # With lr_decay, phase 2's optimizer is a DiscriminativeOptimizer wrapping Adam: its variables are restored too.
-@pytest.mark.parametrize("interrupt_at, lr_decay", [(1, None), (4, None), (3, 0.5)],
-                         ids=["in_phase1", "in_phase2_after_a_worse_epoch", "in_phase2_discriminative"])
-def test_resumed_run_ends_like_the_uninterrupted_run(digits, tmp_path, interrupt_at, lr_decay):
+# Carrying phase 1's best (the default), phase 2 never beats it here: the resumed run must carry the same
+# best value and weights, and end on phase 1's model as the uninterrupted run does.
+@pytest.mark.parametrize("interrupt_at, lr_decay, carry_best", [(1, None, False), (4, None, False),
+                                                                 (3, 0.5, False), (3, None, True)],
+                         ids=["in_phase1", "in_phase2_after_a_worse_epoch", "in_phase2_discriminative",
+                              "in_phase2_carrying_phase1s_best"])
+def test_resumed_run_ends_like_the_uninterrupted_run(digits, tmp_path, interrupt_at, lr_decay, carry_best):
     whole = _model()
-    history = _run(whole, digits, tmp_path / "whole", lr_decay=lr_decay)
-    assert lr_decay or history.phase_epochs == [2, 3]  # stopped early, as the scenario needs
+    history = _run(whole, digits, tmp_path / "whole", lr_decay=lr_decay, carry_best=carry_best)
+    # stopped early, as the scenario needs; carrying: phase 2 stops after its patience, none of it better
+    assert lr_decay or history.phase_epochs == ([2, 2] if carry_best else [2, 3])
     with pytest.raises(Interrupt):
-        _run(_model(), digits, tmp_path / "cut", lr_decay=lr_decay, callbacks=[StopAt(interrupt_at)])
+        _run(_model(), digits, tmp_path / "cut", lr_decay=lr_decay, carry_best=carry_best,
+             callbacks=[StopAt(interrupt_at)])
     state = transfer.read_state(tmp_path / "cut")
     assert state["epoch_in_phase"] > 0  # cut inside a phase: the optimizer's moments matter
     resumed = _model(seed=5)  # a fresh process would start from new random weights
-    again = _run(resumed, digits, tmp_path / "cut", lr_decay=lr_decay, resume=True)
+    again = _run(resumed, digits, tmp_path / "cut", lr_decay=lr_decay, carry_best=carry_best, resume=True)
     assert again.history == history.history and again.phase_epochs == history.phase_epochs
     for a, b in zip(whole.get_weights(), resumed.get_weights()):
         np.testing.assert_allclose(b, a, rtol=0, atol=RESUME_ATOL)
