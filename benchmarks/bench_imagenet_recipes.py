@@ -120,9 +120,15 @@ def with_bn_momentum(recipe, momentum):
     ImageNet's while the weights learned on batch statistics.
     """
     def run(model, train, val, epochs):
-        for layer in batch_norms(model):
+        layers = batch_norms(model)
+        kept = [layer.momentum for layer in layers]
+        for layer in layers:
             layer.momentum = momentum
-        recipe(model, train, val, epochs)
+        try:
+            recipe(model, train, val, epochs)
+        finally:  # the methods after this one in the process get Keras's momentum back
+            for layer, value in zip(layers, kept):
+                layer.momentum = value
     return run
 
 
@@ -190,14 +196,17 @@ def run(args):
             (xtr, ytr), val, (xte, yte) = data
             # One model per task and seed; every method starts from its initial weights (the same head init).
             model = _model(folder, args.size, int(ytr.max()) + 1, seed)
-            initial = model.get_weights()
+            # Every variable, the dropout's seed state included (get_weights leaves it out): each method then
+            # draws the same dropout masks whichever methods ran before it.
+            initial = [variable.numpy() for variable in model.variables]
             t0 = time.time()
             scores[task, "frozen features"].append(frozen_features(transfer.find_backbone(model)[0], data, seed))
             seconds["frozen features"] += time.time() - t0
             for name in chosen:
                 recipe = METHODS[name]
                 t0 = time.time()
-                model.set_weights(initial)
+                for variable, value in zip(model.variables, initial):
+                    variable.assign(value)
                 model.trainable = True  # each recipe freezes what it freezes
                 keras.utils.set_random_seed(seed)
                 recipe(model, (xtr, ytr), val, epochs)  # None: the recipe's own epochs
