@@ -2,9 +2,10 @@
 
 Runs ``transfer demo`` (full length, ``--seeds`` seeds) in a fresh process per
 configuration: ``TF_ENABLE_ONEDNN_OPTS`` 0 and 1, pinned to one core or given
-two (``taskset``; one core means one worker process, two cores two). Prints, per configuration and method, the mean test
-accuracy and the per-seed values, then the ranking of the methods in each
-configuration; the figures go to BENCHMARKS.md ("The demo across machines").
+two (``taskset``; one core means one worker process, two cores two). Prints,
+per configuration and method, the mean test accuracy and the per-seed values,
+then the ranking of the methods in each configuration; the figures go to
+BENCHMARKS.md ("The demo across machines").
 
     python benchmarks/bench_demo_spread.py [--seeds 3] [--quick]
 """

@@ -10,8 +10,8 @@ lower ``learning_rate[1]``, optionally with discriminative learning rates
 (``lr_decay``: each earlier group learns ``lr_decay`` times slower). Both
 phases use Keras's EarlyStopping (best weights restored), and phase 2 starts
 from phase 1's best (``carry_best``): it is kept only where it beats phase 1
-on the monitored quantity. Every epoch is
-recorded by one :class:`~transfer.training.checkpoint.ResumableCheckpoint`, which with
+on the monitored quantity. Every epoch is recorded by one
+:class:`~transfer.training.checkpoint.ResumableCheckpoint`, which with
 ``checkpoint_dir`` also writes the checkpoint files.
 
 Resuming: call ``fine_tune`` again with the same model, recipe and arguments and
