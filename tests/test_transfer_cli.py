@@ -34,12 +34,12 @@ def test_demo_quick_then_predict(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     # one screen: no TensorFlow start-up line, no retracing warning (progress bars go to a terminal only)
     assert proc.stderr == "", proc.stderr[-3000:]
-    # at a glance: one line per training run (pre-training, then three methods for the one seed), no epochs
+    # at a glance: one line per training run (the shipped 0-4 network, then three methods for the one seed)
     runs = re.findall(r"^(.+?)\s+seed (\d)\s+(\d+) epochs\s+(?:test|0-4) acc ([01]\.\d{3})\s+([\d.]+) s$",
                       proc.stdout, re.M)
-    assert [r[0] for r in runs] == ["pre-training on 0-4", "from scratch", "frozen features + head",
+    assert [r[0] for r in runs] == ["shipped 0-4 network", "from scratch", "frozen features + head",
                                     "fine-tuned (2 phases)"], proc.stdout
-    assert all(1 <= int(r[2]) <= 30 for r in runs) and float(runs[0][3]) > 0.5, runs
+    assert all(1 <= int(r[2]) <= 30 for r in runs) and float(runs[0][3]) > 0.9, runs
     assert "Epoch " not in proc.stdout and len(proc.stdout.splitlines()) < 30, proc.stdout
     rows = {m: float(v) for m, v in re.findall(r"^(from scratch|frozen features \+ head|fine-tuned \(2 phases\))"
                                                r"\s+([01]\.\d+)", proc.stdout, re.M)}
@@ -115,3 +115,20 @@ def test_help_examples_have_no_stray_spaces():
     lines = cli.EPILOG.splitlines()
     assert any(line.endswith("--quantize int8 \\") for line in lines), lines  # a shell continuation
     assert not any("   --" in line.strip() for line in lines), lines
+
+
+@pytest.mark.parametrize("argv, pretrain_here", [([], None), (["--pretrain"], True)])
+def test_demo_pretrains_here_only_when_asked(monkeypatch, tmp_path, argv, pretrain_here):
+    asked = {}
+
+    class Asked(Exception):
+        pass
+
+    def stop(*args, **kwargs):
+        asked.update(kwargs)
+        raise Asked  # no training here
+
+    monkeypatch.setattr(cli.demo_lib, "run", stop)
+    with pytest.raises(Asked):
+        cli.main(["demo", "--quiet", "--output", str(tmp_path), *argv])
+    assert asked["pretrain_here"] is pretrain_here, asked

@@ -1,10 +1,14 @@
-"""The demo's trainings: the same figure in this process and in a worker process; how many workers it starts."""
+"""The demo's trainings in this process and in workers; the shipped 0-4 weights; pre-training here when asked."""
 
 import os
+import shutil
 
+import keras
 import pytest
 
-from transfer import demo
+import transfer
+from datasets import digits
+from transfer import demo, demo_weights
 
 
 @pytest.mark.slow
@@ -30,3 +34,52 @@ def test_default_workers_follow_the_cores_this_process_may_use(monkeypatch):
     for cores, workers in (({0}, 1), ({0, 1}, 2), (set(range(16)), 2)):
         monkeypatch.setattr(os, "sched_getaffinity", lambda pid, cores=cores: cores)
         assert demo.default_workers() == workers, cores
+
+
+def test_the_shipped_weights_are_their_records_and_a_changed_file_is_refused(tmp_path):
+    weights, record = demo_weights.shipped(demo.BACKBONE, (20, 20, 1))
+    assert record["epochs"] == demo.EPOCHS[0] and record["copies"] == demo.COPIES, record
+    assert len(record["history"]["loss"]) == record["epochs"] and record["accuracy_0_4"] > 0.9, record
+    for name in (os.path.basename(weights), os.path.basename(weights).replace(".weights.h5", ".json")):
+        shutil.copyfile(os.path.join(demo_weights.FOLDER, name), tmp_path / name)
+    copy = tmp_path / os.path.basename(weights)
+    with open(copy, "r+b") as f:
+        f.seek(-1, os.SEEK_END)
+        last = f.read(1)
+        f.seek(-1, os.SEEK_END)
+        f.write(bytes([last[0] ^ 1]))
+    with pytest.raises(ValueError, match="not the file its record describes"):
+        demo_weights.shipped(demo.BACKBONE, (20, 20, 1), folder=tmp_path)
+    with pytest.raises(ValueError, match="pretrain_here=True"):
+        demo.run(str(tmp_path / "out"), backbone="resnet32", pretrain_here=False)
+
+
+@pytest.mark.slow
+def test_the_shipped_features_separate_digits_0_to_4_where_random_weights_do_not():
+    # The record's accuracy came with its head, which is not shipped: a linear classifier on the pooled
+    # features of the shipped base stands in for it, against the same base with its random initial weights.
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = digits.load_canvases()
+    x, y = x[y < 5], y[y < 5]
+    n_val = len(x) // 5  # pretrain's split: the first fifth is held out
+    scores = {}
+    for weights in (demo_weights.shipped(demo.BACKBONE, x.shape[1:])[0], None):
+        keras.utils.set_random_seed(0)
+        base = transfer.load_backbone(demo.BACKBONE, weights=weights, input_shape=x.shape[1:])
+        features = transfer.extract_features(base, x, pooling="avg")
+        classifier = LogisticRegression(max_iter=2000).fit(features[n_val:], y[n_val:])
+        scores[weights is None] = classifier.score(features[:n_val], y[:n_val])
+    assert scores[False] > 0.9 and scores[False] > scores[True] + 0.3, scores
+
+
+@pytest.mark.slow
+def test_the_demo_pre_trains_here_when_asked(tmp_path):
+    lines = []
+    # One process: test_a_training_scores_the_same_in_a_worker_process covers the workers.
+    report = demo.run(str(tmp_path), quick=True, seeds=(1,), pretrain_here=True, on_run=lines.append, workers=1)
+    assert report["pretrained"] == "here" and [r.method for r in lines] == ["pre-training on 0-4", *demo.METHODS]
+    assert lines[0].epochs == demo.EPOCHS_QUICK[0] and lines[0].seconds > 0 and report["pretrain_accuracy"] > 0.5
+    trained = tmp_path / f"{demo.BACKBONE}_digits0-4.weights.h5"
+    assert demo_weights.sha256(trained) != demo_weights.shipped(demo.BACKBONE, (20, 20, 1))[1]["sha256"]
+    assert report["mean"]["fine-tuned (2 phases)"] > 0.3, report["mean"]  # chance: 0.2

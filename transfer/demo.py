@@ -27,8 +27,10 @@ not depend on where or in which order it runs.
 
 import concurrent.futures
 import dataclasses
+import json
 import multiprocessing
 import os
+import shutil
 import time
 
 import keras
@@ -36,6 +38,7 @@ import numpy as np
 
 import transfer
 from datasets import digits
+from transfer import demo_weights
 from transfer.demo_report import plot_results, table, write_files  # noqa: F401  (demo.table: the report's parts)
 from zoo.files import atomic_path
 from zoo.graph import all_layers
@@ -46,10 +49,11 @@ SEEDS = (0, 1, 2)
 COPIES = 2  # pre-training sees each 0-4 training digit at this many random places
 PRETRAIN_BATCH = 64
 EPOCHS = (6, 15)  # pre-training epochs, epochs per fine-tuning phase (scratch and frozen features: twice that)
-EPOCHS_QUICK = (5, 15)  # one seed; fewer epochs left the frozen-features head undertrained
+EPOCHS_QUICK = (3, 15)  # one seed; fewer epochs left the frozen-features head undertrained
 JIT = False  # jit_compile for every model here (CPU: XLA convolutions train about 2x slower)
 # One hidden layer of 64 on the pooled feature map, for every method.
 HEAD = dict(hidden=(64,), pooling="avg")
+SHIPPED = "shipped 0-4 network"  # the line of the pre-training when the shipped weights are used
 METHODS = ("from scratch", "frozen features + head", "fine-tuned (2 phases)")
 # The fine-tuning recipe (benchmarks/bench_recipes.py compares variants of it): head at 3e-3, then
 # the whole base unfrozen at 3e-4, each earlier group 0.3 times slower. The epochs per phase and
@@ -216,12 +220,12 @@ def from_pretrained(weights, backbone_name, shots, seed, epochs, out, verbose=0,
 
 
 def run(out="transfer_demo", quick=False, seeds=SEEDS, shots=SHOTS, backbone=BACKBONE, verbose=0, on_run=None,
-        workers=None):
+        workers=None, pretrain_here=None):
     """Run the whole demo; return a dict of the figures, the training runs, file paths and seconds taken.
 
     Args:
         out: folder for the figures, the checkpoints, the model and the sample images.
-        quick: fewer epochs (for tests).
+        quick: fewer epochs of pre-training (for tests).
         seeds: one few-shot split and initialisation per seed.
         shots: labelled training images per class of 5-9.
         backbone: a zoo model accepting 20x20x1 input.
@@ -233,12 +237,16 @@ def run(out="transfer_demo", quick=False, seeds=SEEDS, shots=SHOTS, backbone=BAC
             one; Keras settings made in this process do not reach them);
             1: everything in this process. None: 2 where this process may
             use two cores or more, else 1.
+        pretrain_here: True: pre-train on digits 0-4 here (a minute or more);
+            False: start from the shipped weights (:mod:`transfer.demo_weights`,
+            ResNet-20 only); None: the shipped weights where there are some
+            for ``backbone``, else pre-train.
 
     Example:
         It trains for a minute, so the doctests skip it (tests/test_transfer_cli.py runs it):
 
         >>> report = run("/tmp/demo", quick=True, on_run=print)   # doctest: +SKIP
-        pre-training on 0-4      seed 0    5 epochs  0-4 acc ...
+        shipped 0-4 network      seed 0    6 epochs  0-4 acc ...
         >>> report["mean"]["fine-tuned (2 phases)"] > report["mean"]["from scratch"]   # doctest: +SKIP
         True
     """
@@ -247,11 +255,18 @@ def run(out="transfer_demo", quick=False, seeds=SEEDS, shots=SHOTS, backbone=BAC
     pre_epochs, epochs = EPOCHS_QUICK if quick else EPOCHS
     on_run = on_run or (lambda record: None)
     model_path = os.path.join(out, "digits5-9.keras")
+    shipped = None if pretrain_here else demo_weights.shipped(backbone, (digits.CANVAS, digits.CANVAS, 1))
+    if pretrain_here is False and shipped is None:
+        raise ValueError(f"No shipped 0-4 weights for backbone {backbone!r} (there are for {BACKBONE!r}): "
+                         f"pass pretrain_here=True (transfer demo --pretrain)")
     with _executor(workers) as pool:
-        # The scratch runs need no pre-trained weights: they go first, beside the pre-training.
-        pretraining = pool.submit(pretrain, *digits.load_canvases(), out, backbone, pre_epochs, verbose)
+        if shipped:
+            weights, pre_hist, pre_run = _copy_shipped(*shipped, out)
+        else:  # the scratch runs need no pre-trained weights: they go beside the pre-training
+            pretraining = pool.submit(pretrain, *digits.load_canvases(), out, backbone, pre_epochs, verbose)
         scratch = [pool.submit(from_scratch, backbone, shots, seed, epochs, verbose) for seed in seeds]
-        weights, pre_hist, pre_run = pretraining.result()
+        if not shipped:
+            weights, pre_hist, pre_run = pretraining.result()
         on_run(pre_run)
         tuned = [pool.submit(from_pretrained, weights, backbone, shots, seed, epochs, out, verbose,
                              model_path if seed == seeds[-1] else None) for seed in seeds]
@@ -267,10 +282,39 @@ def run(out="transfer_demo", quick=False, seeds=SEEDS, shots=SHOTS, backbone=BAC
     std = {m: float(np.std([s[m] for s in per_seed])) for m in METHODS}
     report = {"per_seed": per_seed, "mean": mean, "std": std, "seeds": list(seeds), "shots": shots,
               "n_test": n_test, "pretrain_accuracy": pre_run.accuracy, "backbone": backbone,
-              "runs": [dataclasses.asdict(r) for r in done]}
+              "pretrained": "shipped" if shipped else "here", "runs": [dataclasses.asdict(r) for r in done]}
     report["paths"] = write_files(out, report, pre_hist, h_scratch, (ft_history, boundaries), model_path)
     report["seconds"] = time.perf_counter() - start
     return report
+
+
+def _copy_shipped(weights, record, out):
+    """The shipped weights copied into ``out``; returns (path, pre-training history, run) as :func:`pretrain` does."""
+    path = os.path.join(out, os.path.basename(weights))
+    with atomic_path(path, ".weights.h5") as part:
+        shutil.copyfile(weights, part)
+    return path, record["history"], TrainingRun(SHIPPED, 0, record["epochs"], record["accuracy_0_4"], 0.0, on="0-4")
+
+
+def write_shipped_weights(folder=demo_weights.FOLDER, backbone=BACKBONE, epochs=EPOCHS[0]):
+    """Pre-train ``backbone`` on digits 0-4 here; write the weights the demo ships and their record.
+
+    Returns the record (:mod:`transfer.demo_weights` says what it holds).
+    """
+    import tensorflow as tf
+
+    weights, history, pre_run = pretrain(*digits.load_canvases(), folder, backbone, epochs)
+    record = {"backbone": backbone, "input_shape": [digits.CANVAS, digits.CANVAS, 1], "epochs": epochs,
+              "copies": COPIES, "batch_size": PRETRAIN_BATCH, "accuracy_0_4": pre_run.accuracy,
+              "seconds": round(pre_run.seconds, 1), "history": {k: [float(v) for v in vs] for k, vs in history.items()},
+              "sha256": demo_weights.sha256(weights),
+              "made_with": {"keras": keras.__version__, "tensorflow": tf.__version__,
+                            "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset (on)"),
+                            "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None},
+              "command": 'python -c "from transfer import demo; demo.write_shipped_weights()"'}
+    with atomic_path(demo_weights.paths(backbone, folder)[1]) as part, open(part, "w") as f:
+        json.dump(record, f, indent=1)
+    return record
 
 
 def default_workers():
