@@ -26,7 +26,7 @@ from zoo.cli import ArgumentParser, run
 from zoo.startup import stderr_to_file
 
 EPILOG = """examples:
-  transfer demo                                 # about a minute on 2 CPU cores, offline
+  transfer demo                                 # under 2 minutes on 2 CPU cores, offline
   transfer demo --pretrain                      # pre-train on 0-4 here too (a minute more)
   transfer demo --output /tmp/demo --quick      # one seed
   transfer demo --verbose                       # Keras's line per epoch as well
