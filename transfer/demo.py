@@ -6,23 +6,27 @@ blank 20x20 canvas (:func:`datasets.digits.load_canvases`, the same canvases
 for every method). ResNet-20 pre-trained on the 0-4 images (each training
 digit also at one more place, the rate decayed to zero along a cosine so the
 weights settle) learns stroke detectors that work anywhere on the canvas; a
-network that sees a handful of 5-9 images cannot. Three ways to learn 5-9
-from ``shots`` labelled images per class (5 by default): from scratch, a head
-on cached average-pooled features of the frozen backbone, and the two-phase
-fine-tune. Each trains for a fixed number of epochs and is judged at its last
-epoch on every 5-9 image it did not train on, the figure its run's line
-prints and the table averages over seeds (0, 1, 2 by default). No epoch is
-selected or validated: with a handful of validation images early stopping
-turned tiny numerical differences between machines into different
-conclusions. The scratch network's BatchNorm statistics are recomputed from
+network that sees a handful of 5-9 images cannot. Those pre-trained weights
+ship with the package (:mod:`transfer.demo_weights`), so every machine starts
+from the same network; ``pretrain_here=True`` trains them on this one.
+
+Three ways to learn 5-9 from ``shots`` labelled images per class (5 by
+default): from scratch, a head on cached average-pooled features of the
+frozen backbone, and the two-phase fine-tune. Each trains for a fixed
+number of epochs and is judged at its last epoch on every 5-9 image it did
+not train on, the figure its run's line prints and the table averages over
+seeds (0, 1, 2 by default). No epoch is selected or validated: with a
+handful of validation images early stopping turned tiny numerical
+differences between machines into different conclusions. The scratch network's BatchNorm statistics are recomputed from
 its training images before it is scored (:func:`precise_batchnorm`). XLA is
 off: on CPU it makes these small convolutions train slower.
 
 The trainings run in two worker processes where the machine has two cores or
 more (``workers``): on a CPU most of a short Keras training is TensorFlow
-building its graph, which takes one core, so the from-scratch runs train
-beside the pre-training. Each training sets its own seeds, so the figures do
-not depend on where or in which order it runs.
+building its graph, which takes one core, so two trainings go side by side
+(the from-scratch runs beside the pre-training, where it runs here). Each
+training sets its own seeds, so the figures do not depend on where or in
+which order it runs.
 """
 
 import concurrent.futures
@@ -309,7 +313,7 @@ def write_shipped_weights(folder=demo_weights.FOLDER, backbone=BACKBONE, epochs=
               "seconds": round(pre_run.seconds, 1), "history": {k: [float(v) for v in vs] for k, vs in history.items()},
               "sha256": demo_weights.sha256(weights),
               "made_with": {"keras": keras.__version__, "tensorflow": tf.__version__,
-                            "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset (on)"),
+                            "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset"),
                             "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None},
               "command": 'python -c "from transfer import demo; demo.write_shipped_weights()"'}
     with atomic_path(demo_weights.paths(backbone, folder)[1]) as part, open(part, "w") as f:
