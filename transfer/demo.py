@@ -259,18 +259,11 @@ def run(out="transfer_demo", quick=False, seeds=SEEDS, shots=SHOTS, backbone=BAC
     pre_epochs, epochs = EPOCHS_QUICK if quick else EPOCHS
     on_run = on_run or (lambda record: None)
     model_path = os.path.join(out, "digits5-9.keras")
-    shipped = None if pretrain_here else demo_weights.shipped(backbone, (digits.CANVAS, digits.CANVAS, 1))
-    if pretrain_here is False and shipped is None:
-        raise ValueError(f"No shipped 0-4 weights for backbone {backbone!r} (there are for {BACKBONE!r}): "
-                         f"pass pretrain_here=True (transfer demo --pretrain)")
     with _executor(workers) as pool:
-        if shipped:
-            weights, pre_hist, pre_run = _copy_shipped(*shipped, out)
-        else:  # the scratch runs need no pre-trained weights: they go beside the pre-training
-            pretraining = pool.submit(pretrain, *digits.load_canvases(), out, backbone, pre_epochs, verbose)
+        pretraining = _pretrained(pool, pretrain_here, backbone, out, pre_epochs, verbose)
+        # The scratch runs need no pre-trained weights: they go beside the pre-training, where it runs.
         scratch = [pool.submit(from_scratch, backbone, shots, seed, epochs, verbose) for seed in seeds]
-        if not shipped:
-            weights, pre_hist, pre_run = pretraining.result()
+        weights, pre_hist, pre_run = pretraining.result()
         on_run(pre_run)
         tuned = [pool.submit(from_pretrained, weights, backbone, shots, seed, epochs, out, verbose,
                              model_path if seed == seeds[-1] else None) for seed in seeds]
@@ -286,18 +279,33 @@ def run(out="transfer_demo", quick=False, seeds=SEEDS, shots=SHOTS, backbone=BAC
     std = {m: float(np.std([s[m] for s in per_seed])) for m in METHODS}
     report = {"per_seed": per_seed, "mean": mean, "std": std, "seeds": list(seeds), "shots": shots,
               "n_test": n_test, "pretrain_accuracy": pre_run.accuracy, "backbone": backbone,
-              "pretrained": "shipped" if shipped else "here", "runs": [dataclasses.asdict(r) for r in done]}
+              "pretrained": "shipped" if pre_run.method == SHIPPED else "here", "runs": [dataclasses.asdict(r) for r in done]}
     report["paths"] = write_files(out, report, pre_hist, h_scratch, (ft_history, boundaries), model_path)
     report["seconds"] = time.perf_counter() - start
     return report
 
 
-def _copy_shipped(weights, record, out):
-    """The shipped weights copied into ``out``; returns (path, pre-training history, run) as :func:`pretrain` does."""
+def _pretrained(pool, pretrain_here, backbone, out, epochs, verbose=0):
+    """A future of the 0-4 network as :func:`pretrain` returns it: ``(weights path, history, TrainingRun)``.
+
+    The shipped weights, copied into ``out`` (unless ``pretrain_here``), or
+    the pre-training submitted to ``pool`` (where ``pretrain_here`` or no
+    weights are shipped for ``backbone``; ``pretrain_here=False`` then raises).
+    """
+    shipped = None if pretrain_here else demo_weights.shipped(backbone, (digits.CANVAS, digits.CANVAS, 1))
+    if shipped is None:
+        if pretrain_here is False:
+            raise ValueError(f"No shipped 0-4 weights for backbone {backbone!r} (there are for {BACKBONE!r}): "
+                             f"pass pretrain_here=True (transfer demo --pretrain)")
+        return pool.submit(pretrain, *digits.load_canvases(), out, backbone, epochs, verbose)
+    weights, record = shipped
     path = os.path.join(out, os.path.basename(weights))
     with atomic_path(path, ".weights.h5") as part:
         shutil.copyfile(weights, part)
-    return path, record["history"], TrainingRun(SHIPPED, 0, record["epochs"], record["accuracy_0_4"], 0.0, on="0-4")
+    done = concurrent.futures.Future()
+    done.set_result((path, record["history"],
+                     TrainingRun(SHIPPED, 0, record["epochs"], record["accuracy_0_4"], 0.0, on="0-4")))
+    return done
 
 
 def write_shipped_weights(folder=demo_weights.FOLDER, backbone=BACKBONE, epochs=EPOCHS[0]):
