@@ -1,5 +1,6 @@
 """The demo's trainings in this process and in workers; the shipped 0-4 weights; pre-training here when asked."""
 
+import concurrent.futures
 import os
 import shutil
 
@@ -8,7 +9,8 @@ import pytest
 
 import transfer
 from datasets import digits
-from transfer import demo, demo_weights
+from transfer import demo, demo_weights, demo_workers
+from zoo.files import sha256_of
 
 
 @pytest.mark.slow
@@ -16,16 +18,16 @@ def test_a_training_scores_the_same_in_a_worker_process():
     # A small backbone: what could differ between the processes is the seeding, not the network.
     args = ("cnn_mnist", 5, 1, 1)  # backbone, shots per class, seed, epochs (the scratch run trains twice that)
     here, history = demo.from_scratch(*args)
-    with demo._executor(2) as pool:
+    with demo_workers.executor(2) as pool:
         there, history_there = pool.submit(demo.from_scratch, *args).result()
-    assert isinstance(pool, demo.concurrent.futures.ProcessPoolExecutor)
+    assert isinstance(pool, concurrent.futures.ProcessPoolExecutor)
     assert (there.method, there.seed, there.epochs) == (here.method, here.seed, here.epochs) == ("from scratch", 1, 2)
     assert there.accuracy == here.accuracy and history_there == history, (there, here)
 
 
 def test_jobs_run_when_submitted_with_one_worker():
     calls = []
-    with demo._executor(1) as pool:
+    with demo_workers.executor(1) as pool:
         future = pool.submit(lambda a, b: calls.append((a, b)) or a + b, 2, 3)
         assert calls == [(2, 3)] and future.done() and future.result() == 5
 
@@ -34,7 +36,7 @@ def test_jobs_run_when_submitted_with_one_worker():
 def test_default_workers_follow_the_cores_this_process_may_use(monkeypatch):
     for cores, workers in (({0}, 1), ({0, 1}, 2), (set(range(16)), 2)):
         monkeypatch.setattr(os, "sched_getaffinity", lambda pid, cores=cores: cores)
-        assert demo.default_workers() == workers, cores
+        assert demo_workers.default_workers() == workers, cores
 
 
 def test_the_shipped_weights_are_their_records_and_a_changed_file_is_refused(tmp_path):
@@ -78,12 +80,12 @@ def test_the_shipped_features_separate_digits_0_to_4_where_random_weights_do_not
 def test_the_0_4_network_is_the_shipped_one_unless_asked_to_pre_train_here(tmp_path):
     # run() takes the 0-4 network from demo._pretrained; the rest of its path is the quick demo's (test_transfer_cli).
     record = demo_weights.shipped(demo.BACKBONE, (20, 20, 1))[1]
-    with demo._executor(1) as pool:
+    with demo_workers.executor(1) as pool:
         path, history, first = demo._pretrained(pool, None, demo.BACKBONE, str(tmp_path / "shipped"), 1).result()
         assert (first.method, first.epochs, first.accuracy) == (demo.SHIPPED, record["epochs"], record["accuracy_0_4"])
-        assert demo_weights.sha256(path) == record["sha256"] and history == record["history"]
+        assert sha256_of(path) == record["sha256"] and history == record["history"]
         path, history, here = demo._pretrained(pool, True, demo.BACKBONE, str(tmp_path / "here"), 1).result()
     assert (here.method, here.epochs, len(history["loss"])) == ("pre-training on 0-4", 1, 1)
-    assert here.seconds > 0 and here.accuracy > 0.5 and demo_weights.sha256(path) != record["sha256"], here
+    assert here.seconds > 0 and here.accuracy > 0.5 and sha256_of(path) != record["sha256"], here
     base = transfer.load_backbone(demo.BACKBONE, weights=path, input_shape=(20, 20, 1))  # the fine-tunes load it so
     assert base.count_params() > 200_000

@@ -22,17 +22,13 @@ its training images before it is scored (:func:`precise_batchnorm`). XLA is
 off: on CPU it makes these small convolutions train slower.
 
 The trainings run in two worker processes where the machine has two cores or
-more (``workers``): on a CPU most of a short Keras training is TensorFlow
-building its graph, which takes one core, so two trainings go side by side
-(the from-scratch runs beside the pre-training, where it runs here). Each
-training sets its own seeds, so the figures do not depend on where or in
-which order it runs.
+more (``workers``, :mod:`transfer.demo_workers`): the from-scratch runs go
+beside the pre-training, where it runs here, and two seeds' fine-tunes side by
+side. Each training sets its own seeds, so the figures do not depend on where
+or in which order it runs.
 """
 
-import concurrent.futures
 import dataclasses
-import json
-import multiprocessing
 import os
 import shutil
 import time
@@ -43,6 +39,7 @@ import numpy as np
 import transfer
 from datasets import digits
 from transfer import demo_weights
+from transfer.demo_workers import completed, executor
 from transfer.demo_report import plot_results, table, write_files  # noqa: F401  (demo.table: the report's parts)
 from zoo.files import atomic_path
 from zoo.graph import all_layers
@@ -259,7 +256,7 @@ def run(out="transfer_demo", quick=False, seeds=SEEDS, shots=SHOTS, backbone=BAC
     pre_epochs, epochs = EPOCHS_QUICK if quick else EPOCHS
     on_run = on_run or (lambda record: None)
     model_path = os.path.join(out, "digits5-9.keras")
-    with _executor(workers) as pool:
+    with executor(workers) as pool:
         pretraining = _pretrained(pool, pretrain_here, backbone, out, pre_epochs, verbose)
         # The scratch runs need no pre-trained weights: they go beside the pre-training, where it runs.
         scratch = [pool.submit(from_scratch, backbone, shots, seed, epochs, verbose) for seed in seeds]
@@ -279,7 +276,8 @@ def run(out="transfer_demo", quick=False, seeds=SEEDS, shots=SHOTS, backbone=BAC
     std = {m: float(np.std([s[m] for s in per_seed])) for m in METHODS}
     report = {"per_seed": per_seed, "mean": mean, "std": std, "seeds": list(seeds), "shots": shots,
               "n_test": n_test, "pretrain_accuracy": pre_run.accuracy, "backbone": backbone,
-              "pretrained": "shipped" if pre_run.method == SHIPPED else "here", "runs": [dataclasses.asdict(r) for r in done]}
+              "pretrained": "shipped" if pre_run.method == SHIPPED else "here",
+              "runs": [dataclasses.asdict(r) for r in done]}
     report["paths"] = write_files(out, report, pre_hist, h_scratch, (ft_history, boundaries), model_path)
     report["seconds"] = time.perf_counter() - start
     return report
@@ -302,10 +300,8 @@ def _pretrained(pool, pretrain_here, backbone, out, epochs, verbose=0):
     path = os.path.join(out, os.path.basename(weights))
     with atomic_path(path, ".weights.h5") as part:
         shutil.copyfile(weights, part)
-    done = concurrent.futures.Future()
-    done.set_result((path, record["history"],
-                     TrainingRun(SHIPPED, 0, record["epochs"], record["accuracy_0_4"], 0.0, on="0-4")))
-    return done
+    return completed((path, record["history"],
+                      TrainingRun(SHIPPED, 0, record["epochs"], record["accuracy_0_4"], 0.0, on="0-4")))
 
 
 def write_shipped_weights(folder=demo_weights.FOLDER, backbone=BACKBONE, epochs=EPOCHS[0]):
@@ -313,46 +309,7 @@ def write_shipped_weights(folder=demo_weights.FOLDER, backbone=BACKBONE, epochs=
 
     Returns the record (:mod:`transfer.demo_weights` says what it holds).
     """
-    import tensorflow as tf
-
     weights, history, pre_run = pretrain(*digits.load_canvases(), folder, backbone, epochs)
-    record = {"backbone": backbone, "input_shape": [digits.CANVAS, digits.CANVAS, 1], "epochs": epochs,
-              "copies": COPIES, "batch_size": PRETRAIN_BATCH, "accuracy_0_4": pre_run.accuracy,
-              "seconds": round(pre_run.seconds, 1), "history": {k: [float(v) for v in vs] for k, vs in history.items()},
-              "sha256": demo_weights.sha256(weights),
-              "made_with": {"keras": keras.__version__, "tensorflow": tf.__version__,
-                            "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset"),
-                            "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None},
-              "command": 'python -c "from transfer import demo; demo.write_shipped_weights()"'}
-    with atomic_path(demo_weights.paths(backbone, folder)[1]) as part, open(part, "w") as f:
-        json.dump(record, f, indent=1)
-    return record
-
-
-def default_workers():
-    """2 where this process may run on two cores or more (its CPU affinity, e.g. under ``taskset``), else 1."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return 2 if cores >= 2 else 1
-
-
-class _InThisProcess:
-    """The executor interface for ``workers=1``: each job runs when it is submitted."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def submit(self, fn, *args):
-        future = concurrent.futures.Future()
-        future.set_result(fn(*args))
-        return future
-
-
-def _executor(workers):
-    workers = workers or default_workers()
-    if workers == 1:
-        return _InThisProcess()
-    # "spawn": a fork of a process that runs TensorFlow's threads can hang.
-    return concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    return demo_weights.write_record(weights, history, pre_run.accuracy, pre_run.seconds, backbone=backbone,
+                                     input_shape=[digits.CANVAS, digits.CANVAS, 1], epochs=epochs, copies=COPIES,
+                                     batch_size=PRETRAIN_BATCH)

@@ -22,9 +22,10 @@ Example:
     True
 """
 
-import hashlib
 import json
 import os
+
+from zoo.files import atomic_write_json, sha256_of
 
 FOLDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo_weights")
 
@@ -33,11 +34,6 @@ def paths(backbone, folder=FOLDER):
     """``(weights file, record file)`` for ``backbone`` in ``folder``."""
     return (os.path.join(folder, f"{backbone}_digits0-4.weights.h5"),
             os.path.join(folder, f"{backbone}_digits0-4.json"))
-
-
-def sha256(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def shipped(backbone, input_shape, folder=FOLDER):
@@ -54,8 +50,28 @@ def shipped(backbone, input_shape, folder=FOLDER):
         record = json.load(f)
     if tuple(record["input_shape"]) != tuple(input_shape):
         return None
-    found = sha256(weights)
+    found = sha256_of(weights)
     if found != record["sha256"]:
         raise ValueError(f"{weights} is not the file its record describes (SHA-256 {found[:12]}..., the record "
                          f"{record['sha256'][:12]}...): reinstall the package, or run the demo with --pretrain")
     return weights, record
+
+
+def write_record(weights, history, accuracy, seconds, **settings):
+    """Write the record of freshly pre-trained ``weights`` beside them; return it.
+
+    ``settings`` are those of the pre-training (``backbone``, ``input_shape``,
+    ``epochs``, ...); the record adds what the weights scored, their curves,
+    the file's SHA-256 and what made them.
+    """
+    import keras
+    import tensorflow as tf
+
+    record = {**settings, "accuracy_0_4": accuracy, "seconds": round(seconds, 1),
+              "history": {k: [float(v) for v in vs] for k, vs in history.items()}, "sha256": sha256_of(weights),
+              "made_with": {"keras": keras.__version__, "tensorflow": tf.__version__,
+                            "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset"),
+                            "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None},
+              "command": 'python -c "from transfer import demo; demo.write_shipped_weights()"'}
+    atomic_write_json(record, paths(settings["backbone"], os.path.dirname(os.path.abspath(weights)))[1])
+    return record

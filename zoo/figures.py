@@ -38,8 +38,7 @@ def user_cache_path():
 
 @functools.lru_cache(maxsize=None)
 def _source_digest(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
+    return files.sha256_of(path)
 
 
 def record_key(name):

@@ -21,6 +21,7 @@ Example:
 """
 
 import contextlib
+import hashlib
 import json
 import os
 import secrets
@@ -242,6 +243,21 @@ def read_json(path, max_bytes, what, max_depth=64):
         return json.loads(text)
     except (ValueError, RecursionError) as err:  # not JSON; an integer of more than 4300 digits
         raise ValueError(f"{path} is not {what} ({type(err).__name__}: {str(err)[:200]}).") from None
+
+
+def sha256_of(path):
+    """The SHA-256 of the file at ``path``, as hex, read a megabyte at a time.
+
+    Example:
+        >>> _ = open("empty.bin", "wb").close()
+        >>> sha256_of("empty.bin")[:12]
+        'e3b0c44298fc'
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def atomic_write_json(obj, path):

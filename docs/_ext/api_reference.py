@@ -26,8 +26,8 @@ import api_order
 from zoo_pages import write_if_changed
 
 # The packages of the reference, and modules documented besides those their __all__ re-exports.
-PACKAGES = {"zoo": ("notebook", "cli"), "transfer": ("cli", "demo", "demo_weights"), "datasets": ("digits",),
-            "viz": ()}
+PACKAGES = {"zoo": ("notebook", "cli"), "transfer": ("cli", "demo", "demo_weights", "demo_workers"),
+            "datasets": ("digits",), "viz": ()}
 OWN = tuple(PACKAGES)
 
 # Where keras.io documents what a Keras subclass inherits (the first of its bases found here).

