@@ -89,3 +89,13 @@ def test_the_0_4_network_is_the_shipped_one_unless_asked_to_pre_train_here(tmp_p
     assert here.seconds > 0 and here.accuracy > 0.5 and sha256_of(path) != record["sha256"], here
     base = transfer.load_backbone(demo.BACKBONE, weights=path, input_shape=(20, 20, 1))  # the fine-tunes load it so
     assert base.count_params() > 200_000
+
+
+def test_a_written_record_is_accepted_by_shipped_and_names_its_file(tmp_path):
+    weights, record = demo_weights.shipped(demo.BACKBONE, (20, 20, 1))
+    copy = shutil.copyfile(weights, tmp_path / os.path.basename(weights))
+    settings = {k: record[k] for k in ("backbone", "input_shape", "epochs", "copies", "batch_size")}
+    written = demo_weights.write_record(copy, record["history"], 0.5, 1.23, **settings)
+    assert (written["sha256"], written["accuracy_0_4"], written["seconds"]) == (record["sha256"], 0.5, 1.2)
+    assert demo_weights.shipped(demo.BACKBONE, (20, 20, 1), folder=tmp_path) == (str(copy), written)
+    assert demo_weights.shipped(demo.BACKBONE, (32, 32, 1), folder=tmp_path) is None  # another input: none shipped
